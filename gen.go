@@ -1,0 +1,3 @@
+package edgecache
+
+//go:generate go tool -modfile=tools/go.mod oapi-codegen -config oapi-codegen.yaml openapi.yaml
