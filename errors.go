@@ -1,0 +1,183 @@
+package edgecache
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Sentinel errors. An *APIError matches the one for its status with errors.Is; a
+// *ValidationError matches ErrInvalidRequest.
+var (
+	// ErrInvalidRequest means the request broke a rule of the spec (or one of the client's
+	// stricter rules) and was not sent.
+	ErrInvalidRequest = errors.New("edgecache: invalid request")
+	// ErrBadRequest matches a 400 answer.
+	ErrBadRequest = errors.New("edgecache: bad request")
+	// ErrUnauthorized matches a 401 answer: the token is missing, malformed or expired.
+	ErrUnauthorized = errors.New("edgecache: unauthorized")
+	// ErrForbidden matches a 403 answer: the token may not act on this project or team.
+	ErrForbidden = errors.New("edgecache: forbidden")
+	// ErrNotFound matches a 404 answer: no such project or team.
+	ErrNotFound = errors.New("edgecache: not found")
+	// ErrGone matches a 410 answer.
+	ErrGone = errors.New("edgecache: gone")
+	// ErrRateLimited matches a 429 answer.
+	ErrRateLimited = errors.New("edgecache: rate limited")
+	// ErrServer matches any 5xx answer.
+	ErrServer = errors.New("edgecache: server error")
+)
+
+// maxErrorBody caps how much of an error answer is read: enough for Vercel's envelope, and a
+// bound against a misbehaving server or proxy.
+const maxErrorBody = 1 << 20
+
+// APIError is a non-2xx answer from the endpoint.
+type APIError struct {
+	// StatusCode is the HTTP status.
+	StatusCode int
+	// Code is the envelope's error.code (for example "forbidden"), or empty when the body
+	// carried no envelope.
+	Code string
+	// Message is the envelope's error.message, or a short excerpt of a non-envelope body.
+	Message string
+	// RequestID is the x-vercel-id header, to quote to Vercel support.
+	RequestID string
+	// RetryAfter is the wait the server asked for (Retry-After or retry-after-ms), zero when
+	// it asked for none.
+	RetryAfter time.Duration
+	// RateLimit is the envelope's error.limit on a rate-limited answer, nil otherwise.
+	RateLimit *RateLimit
+	// Attempts is how many requests were made, retries included.
+	Attempts int
+}
+
+// RateLimit is the limit block Vercel puts inside a rate-limited error envelope.
+type RateLimit struct {
+	Remaining int   `json:"remaining"`
+	Reset     int64 `json:"reset"`
+	ResetMs   int64 `json:"resetMs"`
+	Total     int   `json:"total"`
+}
+
+// Error describes the answer without any request credential.
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "edgecache: %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Code != "" {
+		fmt.Fprintf(&b, ": %s", e.Code)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
+	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, " [request id %s]", e.RequestID)
+	}
+	return b.String()
+}
+
+// Is matches the sentinel for the error's status, so callers need not compare codes.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrBadRequest:
+		return e.StatusCode == http.StatusBadRequest
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized
+	case ErrForbidden:
+		return e.StatusCode == http.StatusForbidden
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	case ErrGone:
+		return e.StatusCode == http.StatusGone
+	case ErrRateLimited:
+		return e.StatusCode == http.StatusTooManyRequests
+	case ErrServer:
+		return e.StatusCode >= 500 && e.StatusCode <= 599
+	}
+	return false
+}
+
+// Temporary reports whether the same request may succeed later: rate limits and server
+// faults, not refusals of the request itself.
+func (e *APIError) Temporary() bool { return isRetryableStatus(e.StatusCode) }
+
+// errorEnvelope is Vercel's error body: {"error":{"code":…,"message":…,"limit":{…}}}.
+type errorEnvelope struct {
+	Error *struct {
+		Code    string     `json:"code"`
+		Message string     `json:"message"`
+		Limit   *RateLimit `json:"limit"`
+	} `json:"error"`
+}
+
+// maxExcerpt bounds the text kept from a body that is not an envelope.
+const maxExcerpt = 200
+
+// parseErrorBody fills code, message and limit from an error body. The spec gives 4xx
+// answers no schema, so an empty, truncated or non-JSON body must still yield a usable
+// error: its start becomes the message.
+func parseErrorBody(e *APIError, body []byte) {
+	var env errorEnvelope
+	if err := json.Unmarshal(body, &env); err == nil && env.Error != nil {
+		e.Code = env.Error.Code
+		e.Message = env.Error.Message
+		e.RateLimit = env.Error.Limit
+		return
+	}
+	e.Message = excerpt(strings.TrimSpace(string(body)), maxExcerpt)
+}
+
+// excerpt shortens s to at most n runes, marking a cut with an ellipsis, and replaces
+// invalid UTF-8 so that a binary body cannot garble a log line.
+func excerpt(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
+
+// parseRetryAfter reads the wait a server asks for: retry-after-ms first (finer grained),
+// then Retry-After as delta-seconds or an HTTP-date. It returns 0 when there is none or it
+// cannot be read.
+func parseRetryAfter(h http.Header, now time.Time) time.Duration {
+	if v := strings.TrimSpace(h.Get("Retry-After-Ms")); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
+			return time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(maxRetryAfterHeader/time.Second) {
+			return maxRetryAfterHeader
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		if d := at.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// maxRetryAfterHeader clamps absurd Retry-After values so the duration cannot overflow.
+const maxRetryAfterHeader = 365 * 24 * time.Hour
