@@ -95,66 +95,85 @@ func (e *BulkError) Unwrap() []error { return e.errs }
 // Every deleted tag sends the next request of each page under it to the origin; purging many
 // tags at once multiplies that cache stampede. Prefer a revalidation deadline for large sets.
 func (c *Client) DangerouslyDeleteByTagsBulk(ctx context.Context, req BulkDeleteRequest) (*BulkResult, error) {
-	tags, err := normalizeTags(req.Tags)
+	calls, err := req.Requests()
 	if err != nil {
 		return nil, err
 	}
-	template := DeleteByTagsRequest{
-		ProjectIDOrName:             req.ProjectIDOrName,
-		Tags:                        Tags{list: tags[:min(len(tags), MaxTagsPerRequest)], form: tagsList},
-		Target:                      req.Target,
-		RevalidationDeadlineSeconds: req.RevalidationDeadlineSeconds,
-		TeamID:                      req.TeamID,
-		TeamSlug:                    req.TeamSlug,
-	}
-	if err := template.Validate(); err != nil {
-		return nil, err
-	}
 	concurrency := req.Concurrency
-	if concurrency < 0 {
-		return nil, &ValidationError{Field: "Concurrency", Rule: "must not be negative", Value: fmt.Sprint(concurrency)}
-	}
 	if concurrency == 0 {
 		concurrency = DefaultBulkConcurrency
 	}
-
-	batches := split(tags, MaxTagsPerRequest)
-	outcomes := make([]error, len(batches))
-	started := make([]bool, len(batches))
+	tagCount := 0
+	for _, call := range calls {
+		tagCount += len(call.Tags.list)
+	}
+	outcomes := make([]error, len(calls))
+	started := make([]bool, len(calls))
 	var (
 		next     atomic.Int64
 		halt     atomic.Bool
 		wg       sync.WaitGroup
-		progress = progressReporter{fn: req.Progress, state: BulkProgress{Requests: len(batches), Tags: len(tags)}}
+		progress = progressReporter{fn: req.Progress, state: BulkProgress{Requests: len(calls), Tags: tagCount}}
 	)
-	for range min(concurrency, len(batches)) {
+	for range min(concurrency, len(calls)) {
 		wg.Go(func() {
 			for !halt.Load() && ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= len(batches) {
+				if i >= len(calls) {
 					return
 				}
 				started[i] = true
-				call := template
-				call.Tags = Tags{list: batches[i], form: tagsList}
-				_, err := c.DangerouslyDeleteByTags(ctx, call)
+				_, err := c.DangerouslyDeleteByTags(ctx, calls[i])
 				outcomes[i] = err
 				if haltsBulk(err) {
 					halt.Store(true)
 				}
-				progress.report(len(batches[i]), err == nil)
+				progress.report(len(calls[i].Tags.list), err == nil)
 			}
 		})
 	}
 	wg.Wait()
-	return account(batches, started, outcomes)
+	return account(calls, started, outcomes)
+}
+
+// Requests validates the purge and splits it into the requests DangerouslyDeleteByTagsBulk
+// would send, in order, without sending anything: for a dry run, or to drive the calls
+// yourself.
+func (req BulkDeleteRequest) Requests() ([]DeleteByTagsRequest, error) {
+	tags, err := normalizeTags(req.Tags)
+	if err != nil {
+		return nil, err
+	}
+	if req.Concurrency < 0 {
+		return nil, invalidCount("Concurrency", "must not be negative", req.Concurrency)
+	}
+	calls := make([]DeleteByTagsRequest, 0, (len(tags)+MaxTagsPerRequest-1)/MaxTagsPerRequest)
+	for len(tags) > 0 {
+		n := min(MaxTagsPerRequest, len(tags))
+		calls = append(calls, DeleteByTagsRequest{
+			ProjectIDOrName:             req.ProjectIDOrName,
+			Tags:                        Tags{list: tags[:n:n], form: tagsList},
+			Target:                      req.Target,
+			RevalidationDeadlineSeconds: req.RevalidationDeadlineSeconds,
+			TeamID:                      req.TeamID,
+			TeamSlug:                    req.TeamSlug,
+		})
+		tags = tags[n:]
+	}
+	// Every call shares the same project, target and deadline, so checking the first
+	// checks them all; the tags were checked one by one above.
+	if err := calls[0].Validate(); err != nil {
+		return nil, err
+	}
+	return calls, nil
 }
 
 // account builds the result from each batch's outcome.
-func account(batches [][]string, started []bool, outcomes []error) (*BulkResult, error) {
+func account(calls []DeleteByTagsRequest, started []bool, outcomes []error) (*BulkResult, error) {
 	res := &BulkResult{Purged: []string{}, Failed: []FailedBatch{}, NotAttempted: []string{}}
 	var bulkErr BulkError
-	for i, batch := range batches {
+	for i, call := range calls {
+		batch := call.Tags.list
 		switch {
 		case !started[i]:
 			res.NotAttempted = append(res.NotAttempted, batch...)
@@ -215,17 +234,6 @@ func normalizeTags(in []string) ([]string, error) {
 		return nil, invalidCount("tags", "must hold at least 1 non-empty tag", 0)
 	}
 	return out, nil
-}
-
-// split cuts tags into consecutive batches of at most size, sharing tags' backing array.
-func split(tags []string, size int) [][]string {
-	batches := make([][]string, 0, (len(tags)+size-1)/size)
-	for len(tags) > 0 {
-		n := min(size, len(tags))
-		batches = append(batches, tags[:n:n])
-		tags = tags[n:]
-	}
-	return batches
 }
 
 // progressReporter serialises progress callbacks from the workers.

@@ -2,6 +2,7 @@ package edgecache
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -226,4 +227,30 @@ func (c *Client) send(ctx context.Context, params *api.DangerouslyDeleteByTagsPa
 		apiErr.Message = "reading the error body: " + readErr.Error()
 	}
 	return nil, apiErr, nil
+}
+
+// PreparedRequest is the HTTP request a call would send, without its credential.
+type PreparedRequest struct {
+	Method string `json:"method"`
+	URL    string `json:"url"`
+	// Body is the JSON body, exactly as it would be sent.
+	Body json.RawMessage `json:"body"`
+}
+
+// Prepare validates req and builds the request DangerouslyDeleteByTags would send, without
+// sending it and without the Authorization header: for dry runs and logs.
+func (c *Client) Prepare(req DeleteByTagsRequest) (*PreparedRequest, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	params, body := c.encode(req)
+	httpReq, err := api.NewDangerouslyDeleteByTagsRequest(c.raw.Server, &params, body)
+	if err != nil {
+		return nil, fmt.Errorf("edgecache: building the request: %w", err)
+	}
+	data, err := io.ReadAll(httpReq.Body)
+	if err != nil {
+		return nil, fmt.Errorf("edgecache: building the request: %w", err)
+	}
+	return &PreparedRequest{Method: httpReq.Method, URL: httpReq.URL.String(), Body: data}, nil
 }

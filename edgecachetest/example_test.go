@@ -1,0 +1,84 @@
+package edgecachetest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/vercelkit/edgecache"
+	"github.com/vercelkit/edgecache/edgecachetest"
+)
+
+// A test of your own code starts the fake, points a client at it, and checks what the fake
+// received.
+func Example() {
+	s := edgecachetest.NewServer()
+	defer s.Close()
+
+	client, err := s.NewClient()
+	if err != nil {
+		panic(err)
+	}
+	res, err := client.DangerouslyDeleteByTags(context.Background(), edgecache.DeleteByTagsRequest{
+		ProjectIDOrName: "my-project",
+		Tags:            edgecache.TagList("blog", "products"),
+		Target:          edgecache.TargetProduction,
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.StatusCode, res.RequestID)
+	for _, r := range s.Requests() {
+		fmt.Println(r.ProjectIDOrName, r.Tags, r.TagsForm, r.Target)
+	}
+	// Output:
+	// 200 fake1::1
+	// my-project [blog products] array production
+}
+
+// FailNext scripts faults: here a rate limit the client waits out once, then success.
+func ExampleHandler_FailNext() {
+	s := edgecachetest.NewServer()
+	defer s.Close()
+	s.FailNext(1, edgecachetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "0"})
+
+	client, _ := s.NewClient(edgecache.WithRetry(edgecache.RetryPolicy{BaseDelay: 1, MaxDelay: 1}))
+	res, err := client.DangerouslyDeleteByTags(context.Background(), edgecache.DeleteByTagsRequest{
+		ProjectIDOrName: "my-project",
+		Tags:            edgecache.TagString("blog,products"),
+	})
+	fmt.Println(res.Attempts, err, s.Calls(), len(s.Requests()))
+
+	// With retries disabled, the fault reaches the caller as an *APIError.
+	s.FailNext(1, edgecachetest.Fault{Status: http.StatusServiceUnavailable})
+	noRetry, _ := s.NewClient(edgecache.WithRetry(edgecache.RetryPolicy{MaxAttempts: 1}))
+	_, err = noRetry.DangerouslyDeleteByTags(context.Background(), edgecache.DeleteByTagsRequest{
+		ProjectIDOrName: "my-project",
+		Tags:            edgecache.TagList("blog"),
+	})
+	fmt.Println(errors.Is(err, edgecache.ErrServer))
+	// Output:
+	// 2 <nil> 2 1
+	// true
+}
+
+// The Handler mounts in a server of your own; here it answers a hand-made request that
+// breaks the spec.
+func ExampleNewHandler() {
+	h := edgecachetest.NewHandler(edgecachetest.WithProjects("my-project"))
+	mux := http.NewServeMux()
+	mux.Handle("/v1/edge-cache/", h)
+
+	req := httptest.NewRequest(http.MethodPost, "/v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=my-project",
+		strings.NewReader(`{"tags":["blog"],"target":"staging"}`))
+	req.Header.Set("Authorization", "Bearer any-token")
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Body)
+	// Output:
+	// 400 {"error":{"code":"bad_request","message":"target: must be one of \"production\", \"preview\" (got \"staging\")"}}
+}

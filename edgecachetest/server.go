@@ -1,0 +1,68 @@
+package edgecachetest
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/vercelkit/edgecache"
+)
+
+// DefaultToken is the token [Server.Token] returns when [WithTokens] is not given; the fake
+// then accepts any non-empty token.
+const DefaultToken = "edgecachetest-token"
+
+// Server is a running fake on 127.0.0.1, an httptest.Server underneath. Its embedded
+// *Handler gives Requests, Calls, Reset and FailNext.
+type Server struct {
+	*Handler
+	// URL is the base URL, "http://127.0.0.1:port", with no trailing slash.
+	URL string
+
+	srv   *httptest.Server
+	token string
+}
+
+// NewServer starts a fake configured by opts on a loopback port. Close it when done, for
+// example with t.Cleanup(s.Close).
+func NewServer(opts ...Option) *Server {
+	h := NewHandler(opts...)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("edgecachetest: listening on 127.0.0.1: %v", err))
+	}
+	ts := &httptest.Server{Listener: l, Config: &http.Server{Handler: h}}
+	ts.Start()
+	token := DefaultToken
+	if len(h.cfg.tokenList) > 0 {
+		token = h.cfg.tokenList[0]
+	}
+	return &Server{Handler: h, URL: ts.URL, srv: ts, token: token}
+}
+
+// Close ends every pending latency wait (those connections are aborted, not answered),
+// then shuts the server down and waits for its handlers to return.
+func (s *Server) Close() {
+	s.close()
+	s.srv.Close()
+}
+
+// Client returns an *http.Client for the server (the httptest one).
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// Token returns a token the fake accepts: DefaultToken, or the first one given to
+// WithTokens. After WithTokens() with no token, no token is accepted and Token returns
+// DefaultToken, which is refused.
+func (s *Server) Token() string { return s.token }
+
+// NewClient returns an edgecache client pointed at the server with Token, its base URL and
+// its HTTP client; opts are applied after those. The client's default retry policy waits
+// 500 ms and more between attempts: pass edgecache.WithRetry with short delays to keep fault
+// tests fast.
+func (s *Server) NewClient(opts ...edgecache.Option) (*edgecache.Client, error) {
+	all := make([]edgecache.Option, 0, 2+len(opts))
+	all = append(all, edgecache.WithBaseURL(s.URL), edgecache.WithHTTPClient(s.Client()))
+	all = append(all, opts...)
+	return edgecache.New(s.Token(), all...)
+}
