@@ -1,0 +1,373 @@
+package specsync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"go.yaml.in/yaml/v3"
+)
+
+// Path and Method name the one upstream operation this repository vendors.
+const (
+	Path   = "/v1/edge-cache/dangerously-delete-by-tags"
+	Method = "post"
+)
+
+// ErrOperationNotFound reports that the upstream document lacks the operation.
+var ErrOperationNotFound = errors.New("operation not found")
+
+// ErrInvalidSpec reports a document that is not valid OpenAPI 3, either as
+// read or once cut down to one operation.
+var ErrInvalidSpec = errors.New("not a valid OpenAPI 3 document")
+
+// httpMethods are the path item keys that hold operations; every other path
+// item key (summary, parameters, servers, ...) applies to all of them.
+var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace", "query"}
+
+// keptTopLevel are the document-level keys that apply to every operation.
+// Anything else at the top level (webhooks, x- extensions) belongs to the
+// rest of the upstream API and is dropped.
+var keptTopLevel = []string{"openapi", "info", "jsonSchemaDialect", "servers", "security", "externalDocs"}
+
+// Extract cuts the operation method+path out of an OpenAPI 3 document (JSON
+// or YAML) together with everything it depends on: document-level servers and
+// security, the security schemes it uses, the tag definitions it names and
+// every component reachable through local $refs. Keys and values stay
+// exactly as upstream wrote them, in upstream's order; only the layout is
+// re-encoded as YAML. The result is validated with kin-openapi.
+func Extract(data []byte, path, method string) ([]byte, error) {
+	t, err := parseTree(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+	}
+	doc, err := extractNode(t, path, strings.ToLower(method))
+	if err != nil {
+		return nil, err
+	}
+	out, err := encodeYAML(doc)
+	if err != nil {
+		return nil, err
+	}
+	if err := Validate(out, path, method); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func extractNode(t tree, path, method string) (*yaml.Node, error) {
+	version, err := t.node([]string{"openapi"})
+	if err != nil {
+		return nil, err
+	}
+	if version == nil || version.Kind != yaml.ScalarNode || !strings.HasPrefix(version.Value, "3.") {
+		if sw, _ := t.node([]string{"swagger"}); sw != nil {
+			return nil, fmt.Errorf("%w: found swagger %q, want openapi 3.x", ErrInvalidSpec, sw.Value)
+		}
+		return nil, fmt.Errorf("%w: no `openapi: 3.x` field at the top level", ErrInvalidSpec)
+	}
+
+	itemPtr := []string{"paths", path}
+	itemKeys, ok, err := t.keys(itemPtr)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || !slices.Contains(itemKeys, method) {
+		return nil, fmt.Errorf("%w: %s %s", ErrOperationNotFound, strings.ToUpper(method), path)
+	}
+	item := newMapping()
+	for _, k := range itemKeys {
+		if slices.Contains(httpMethods, k) && k != method {
+			continue
+		}
+		v, err := t.node(append(itemPtr, k))
+		if err != nil {
+			return nil, err
+		}
+		mapAppend(item, k, v)
+	}
+	op := mapGet(item, method)
+	if op == nil || op.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%w: %s %s is not an operation object", ErrInvalidSpec, strings.ToUpper(method), path)
+	}
+
+	top := map[string]*yaml.Node{}
+	topKeys, _, err := t.keys(nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range topKeys {
+		if slices.Contains(keptTopLevel, k) {
+			if top[k], err = t.node([]string{k}); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	deps := newDependencies(t)
+	if err := deps.walk(item); err != nil {
+		return nil, err
+	}
+	// The document-level security is kept as upstream wrote it, so the
+	// schemes it names must come along as well as the operation's own.
+	for _, security := range []*yaml.Node{top["security"], mapGet(op, "security")} {
+		if err := deps.security(security); err != nil {
+			return nil, err
+		}
+	}
+
+	out := newMapping()
+	for _, k := range topKeys {
+		switch {
+		case top[k] != nil:
+			mapAppend(out, k, top[k])
+		case k == "tags":
+			tags, err := usedTags(t, op)
+			if err != nil {
+				return nil, err
+			}
+			if tags != nil {
+				mapAppend(out, k, tags)
+			}
+		case k == "paths":
+			paths := newMapping()
+			mapAppend(paths, path, item)
+			mapAppend(out, k, paths)
+		case k == "components":
+			comps, err := deps.components()
+			if err != nil {
+				return nil, err
+			}
+			if comps != nil {
+				mapAppend(out, k, comps)
+			}
+		}
+	}
+	return out, nil
+}
+
+// usedTags returns the document's tag definitions that the operation names,
+// or nil when there are none.
+func usedTags(t tree, op *yaml.Node) (*yaml.Node, error) {
+	names := map[string]bool{}
+	if opTags := mapGet(op, "tags"); opTags != nil {
+		for _, n := range opTags.Content {
+			names[n.Value] = true
+		}
+	}
+	all, err := t.node([]string{"tags"})
+	if err != nil || all == nil || all.Kind != yaml.SequenceNode {
+		return nil, err
+	}
+	kept := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	for _, def := range all.Content {
+		if name := mapGet(def, "name"); name != nil && names[name.Value] {
+			kept.Content = append(kept.Content, def)
+		}
+	}
+	if len(kept.Content) == 0 {
+		return nil, nil
+	}
+	return kept, nil
+}
+
+// dependencies collects the components an extracted operation reaches.
+type dependencies struct {
+	t    tree
+	need map[string]map[string]bool // components section -> entry names
+}
+
+func newDependencies(t tree) *dependencies {
+	return &dependencies{t: t, need: map[string]map[string]bool{}}
+}
+
+// walk records every local $ref under n, and discriminator mappings, which
+// name schemas without a $ref key.
+func (d *dependencies) walk(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i].Value, n.Content[i+1]
+			if k == "$ref" && v.Kind == yaml.ScalarNode {
+				if err := d.ref(v.Value); err != nil {
+					return err
+				}
+				continue
+			}
+			if k == "discriminator" {
+				for _, target := range mappingValues(mapGet(v, "mapping")) {
+					if !strings.Contains(target, "#") && !strings.Contains(target, "/") {
+						target = "#/components/schemas/" + target
+					}
+					if err := d.ref(target); err != nil {
+						return err
+					}
+				}
+			}
+			if err := d.walk(v); err != nil {
+				return err
+			}
+		}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			if err := d.walk(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// security keeps the schemes a list of security requirements names; they
+// are referenced by name, not by $ref.
+func (d *dependencies) security(reqs *yaml.Node) error {
+	if reqs == nil || reqs.Kind != yaml.SequenceNode {
+		return nil
+	}
+	for _, req := range reqs.Content {
+		if req.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(req.Content); i += 2 {
+			if err := d.add([]string{"components", "securitySchemes", req.Content[i].Value}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func mappingValues(m *yaml.Node) []string {
+	var vs []string
+	if m != nil && m.Kind == yaml.MappingNode {
+		for i := 1; i < len(m.Content); i += 2 {
+			vs = append(vs, m.Content[i].Value)
+		}
+	}
+	return vs
+}
+
+func (d *dependencies) ref(ref string) error {
+	if !strings.HasPrefix(ref, "#") {
+		return fmt.Errorf("%w: external $ref %q: a vendored single-file spec cannot follow it", ErrInvalidSpec, ref)
+	}
+	ptr, err := parsePointer(ref)
+	if err != nil {
+		return err
+	}
+	if len(ptr) < 3 || ptr[0] != "components" {
+		return fmt.Errorf("%w: $ref %q points outside #/components, which extraction does not follow", ErrInvalidSpec, ref)
+	}
+	return d.add(ptr[:3])
+}
+
+// add keeps the component entry at ptr (components/<section>/<name>) and
+// everything it references in turn.
+func (d *dependencies) add(ptr []string) error {
+	section, name := ptr[1], ptr[2]
+	if d.need[section][name] {
+		return nil
+	}
+	n, err := d.t.node(ptr)
+	if err != nil {
+		return err
+	}
+	if n == nil {
+		return fmt.Errorf("%w: %s is referenced but not defined", ErrInvalidSpec, pointerString(ptr))
+	}
+	if d.need[section] == nil {
+		d.need[section] = map[string]bool{}
+	}
+	d.need[section][name] = true
+	return d.walk(n)
+}
+
+// components rebuilds #/components with only the needed entries, in the
+// upstream order of sections and of entries within each section.
+func (d *dependencies) components() (*yaml.Node, error) {
+	if len(d.need) == 0 {
+		return nil, nil
+	}
+	sections, _, err := d.t.keys([]string{"components"})
+	if err != nil {
+		return nil, err
+	}
+	out := newMapping()
+	for _, section := range sections {
+		if len(d.need[section]) == 0 {
+			continue
+		}
+		names, _, err := d.t.keys([]string{"components", section})
+		if err != nil {
+			return nil, err
+		}
+		entries := newMapping()
+		for _, name := range names {
+			if !d.need[section][name] {
+				continue
+			}
+			n, err := d.t.node([]string{"components", section, name})
+			if err != nil {
+				return nil, err
+			}
+			mapAppend(entries, name, n)
+		}
+		mapAppend(out, section, entries)
+	}
+	return out, nil
+}
+
+// parsePointer splits a local $ref ("#/a/b~1c") into unescaped tokens.
+func parsePointer(ref string) ([]string, error) {
+	frag, err := url.PathUnescape(strings.TrimPrefix(ref, "#"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: $ref %q: %v", ErrInvalidSpec, ref, err)
+	}
+	if frag == "" {
+		return nil, nil
+	}
+	if !strings.HasPrefix(frag, "/") {
+		return nil, fmt.Errorf("%w: $ref %q is not a JSON pointer", ErrInvalidSpec, ref)
+	}
+	toks := strings.Split(frag[1:], "/")
+	for i, tok := range toks {
+		toks[i] = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+	}
+	return toks, nil
+}
+
+func encodeYAML(n *yaml.Node) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(n); err != nil {
+		return nil, fmt.Errorf("encode YAML: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encode YAML: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Validate loads spec with kin-openapi, validates it and checks that it
+// holds method+path, so that nothing is vendored that the generator or the
+// spec-validating fake would choke on.
+func Validate(spec []byte, path, method string) error {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(spec)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+	}
+	if item := doc.Paths.Value(path); item == nil || item.GetOperation(strings.ToUpper(method)) == nil {
+		return fmt.Errorf("%w: %s %s", ErrOperationNotFound, strings.ToUpper(method), path)
+	}
+	return nil
+}
