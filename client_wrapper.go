@@ -132,16 +132,17 @@ func (c *Client) authorize(_ context.Context, req *http.Request) error {
 	return nil
 }
 
-// String describes the client without its token.
-func (c *Client) String() string {
+// String describes the client without its token. The printing methods have value receivers
+// so that printing a dereferenced Client cannot reveal the token either.
+func (c Client) String() string {
 	return fmt.Sprintf("edgecache.Client{baseURL: %q, token: [redacted]}", c.baseURL)
 }
 
 // GoString is String, so that %#v cannot reveal the token either.
-func (c *Client) GoString() string { return c.String() }
+func (c Client) GoString() string { return c.String() }
 
 // Format prints String for every verb, %+v and %#v included.
-func (c *Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+func (c Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
 
 // DangerouslyDeleteByTags marks the request's tags as deleted, so that every cache entry
 // carrying one of them is revalidated in the foreground, at the origin, on its next request.

@@ -51,7 +51,8 @@ type APIError struct {
 	// RetryAfter is the wait the server asked for (Retry-After or retry-after-ms), zero when
 	// it asked for none.
 	RetryAfter time.Duration
-	// RateLimit is the envelope's error.limit on a rate-limited answer, nil otherwise.
+	// RateLimit is the envelope's error.limit when the body carries one (Vercel sends it with
+	// 429 answers), nil otherwise.
 	RateLimit *RateLimit
 	// Attempts is how many requests were made, retries included.
 	Attempts int

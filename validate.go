@@ -65,8 +65,9 @@ func invalidCount(field, rule string, n int) error {
 //     characters in the string form, target "production" or "preview", deadline ≥ 0;
 //   - stricter: a project is named (the spec requires the parameter but allows ""); no tag in
 //     the array form holds a comma (Vercel splits tags on commas, so "a,b" would purge a and
-//     b); no tag is empty; and the string form, read as Vercel reads it, obeys the array
-//     form's limits (1 to 16 tags of at most 256 characters).
+//     b); no tag is empty; every tag is valid UTF-8 (encoding/json would silently replace a
+//     bad byte, purging a different tag than the one named); and the string form, read as
+//     Vercel reads it, obeys the array form's limits (1 to 16 tags of at most 256 characters).
 //
 // The error is a *ValidationError.
 func (r DeleteByTagsRequest) Validate() error {
@@ -110,6 +111,9 @@ func validateTags(t Tags) error {
 			if tag == "" {
 				return invalid("tags", "must not hold an empty tag (check for a stray comma)", t.str)
 			}
+			if !utf8.ValidString(tag) {
+				return invalid(fmt.Sprintf("tags[%d]", count), "must be valid UTF-8", tag)
+			}
 			if utf8.RuneCountInString(tag) > MaxTagLength {
 				return invalid(fmt.Sprintf("tags[%d]", count), fmt.Sprintf("must be at most %d characters", MaxTagLength), tag)
 			}
@@ -137,6 +141,8 @@ func validateTag(tag string, index int) error {
 		return invalid(tagField(index), fmt.Sprintf("must be at most %d characters", MaxTagLength), tag)
 	case strings.Contains(tag, ","):
 		return invalid(tagField(index), "must not contain a comma (Vercel would read it as several tags)", tag)
+	case !utf8.ValidString(tag):
+		return invalid(tagField(index), "must be valid UTF-8", tag)
 	}
 	return nil
 }
