@@ -133,7 +133,7 @@ func (c *Client) DangerouslyDeleteByTagsBulk(ctx context.Context, req BulkDelete
 		})
 	}
 	wg.Wait()
-	return account(calls, started, outcomes)
+	return account(calls, started, outcomes, ctx.Err())
 }
 
 // Requests validates the purge and splits it into the requests DangerouslyDeleteByTagsBulk
@@ -168,8 +168,9 @@ func (req BulkDeleteRequest) Requests() ([]DeleteByTagsRequest, error) {
 	return calls, nil
 }
 
-// account builds the result from each batch's outcome.
-func account(calls []DeleteByTagsRequest, started []bool, outcomes []error) (*BulkResult, error) {
+// account builds the result from each batch's outcome. ctxErr is the context's error when
+// the workers stopped, so that a purge cut short by its context matches it with errors.Is.
+func account(calls []DeleteByTagsRequest, started []bool, outcomes []error, ctxErr error) (*BulkResult, error) {
 	res := &BulkResult{Purged: []string{}, Failed: []FailedBatch{}, NotAttempted: []string{}}
 	var bulkErr BulkError
 	for i, call := range calls {
@@ -188,6 +189,9 @@ func account(calls []DeleteByTagsRequest, started []bool, outcomes []error) (*Bu
 	}
 	if bulkErr.Failed == 0 && bulkErr.NotAttempted == 0 {
 		return res, nil
+	}
+	if bulkErr.NotAttempted > 0 && ctxErr != nil && !errors.Is(&bulkErr, ctxErr) {
+		bulkErr.errs = append(bulkErr.errs, fmt.Errorf("edgecache: bulk purge stopped before sending every request: %w", ctxErr))
 	}
 	if len(bulkErr.errs) == 0 {
 		bulkErr.errs = append(bulkErr.errs, errors.New("edgecache: bulk purge stopped before sending every request"))

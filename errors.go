@@ -131,10 +131,14 @@ const maxExcerpt = 200
 func parseErrorBody(e *APIError, body []byte) {
 	var env errorEnvelope
 	if err := json.Unmarshal(body, &env); err == nil && env.Error != nil {
-		e.Code = env.Error.Code
-		e.Message = env.Error.Message
 		e.RateLimit = env.Error.Limit
-		return
+		if env.Error.Code != "" || env.Error.Message != "" {
+			e.Code = env.Error.Code
+			e.Message = env.Error.Message
+			return
+		}
+		// An envelope with neither code nor message ({"error":{}}) says nothing: fall
+		// through, so that the body itself becomes the message.
 	}
 	e.Message = excerpt(strings.TrimSpace(string(body)), maxExcerpt)
 }
@@ -156,6 +160,11 @@ func excerpt(s string, n int) string {
 func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 	if v := strings.TrimSpace(h.Get("Retry-After-Ms")); v != "" {
 		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
+			// Clamped before the conversion: a float beyond int64 (1e300, Inf) would
+			// otherwise convert to a negative duration.
+			if ms >= float64(maxRetryAfterHeader/time.Millisecond) {
+				return maxRetryAfterHeader
+			}
 			return time.Duration(ms * float64(time.Millisecond))
 		}
 	}
@@ -174,11 +183,12 @@ func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 	}
 	if at, err := http.ParseTime(v); err == nil {
 		if d := at.Sub(now); d > 0 {
-			return d
+			return min(d, maxRetryAfterHeader)
 		}
 	}
 	return 0
 }
 
-// maxRetryAfterHeader clamps absurd Retry-After values so the duration cannot overflow.
+// maxRetryAfterHeader clamps absurd Retry-After and retry-after-ms values, in every form, so
+// the duration cannot overflow.
 const maxRetryAfterHeader = 365 * 24 * time.Hour

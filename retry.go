@@ -2,7 +2,6 @@ package edgecache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -115,8 +114,10 @@ func (c *Client) sendWithRetry(ctx context.Context, params *api.DangerouslyDelet
 			wait = apiErr.RetryAfter
 		} else {
 			lastErr = &TransportError{Attempts: attempt, Err: err}
-			// An error caused by the caller's own context is not the server's fault.
-			retryable = ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+			// An error caused by the caller's own context is not the server's fault. Any other
+			// is retried, the HTTP client's own per-attempt Timeout included: its error also
+			// matches context.DeadlineExceeded, so the error itself cannot tell them apart.
+			retryable = ctx.Err() == nil
 		}
 		if !retryable || attempt >= policy.MaxAttempts {
 			return nil, lastErr
