@@ -44,3 +44,7 @@ const (
 	MaxExcerpt          = maxExcerpt
 	MaxErrorBody        = maxErrorBody
 )
+
+// NewDefaultHTTPClient exposes the client New uses by default, so a test can give it a
+// test server's TLS trust and still exercise its redirect policy.
+func NewDefaultHTTPClient() *http.Client { return newDefaultHTTPClient() }

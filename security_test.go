@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -348,5 +349,64 @@ func TestTokenNeverLeaks(t *testing.T) {
 		if strings.Contains(text, relToken[:16]) || strings.Contains(text, relToken[len(relToken)-16:]) {
 			t.Errorf("a fragment of the token appears in %.200s", text)
 		}
+	}
+}
+
+// TestDefaultClientRefusesHTTPSDowngrade: net/http keeps Authorization on a same-host
+// redirect, even from https to plain http, so the default client refuses such a redirect.
+func TestDefaultClientRefusesHTTPSDowngrade(t *testing.T) {
+	t.Parallel()
+	var plainSawToken atomic.Bool
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		plainSawToken.Store(r.Header.Get("Authorization") != "")
+	}))
+	defer plain.Close()
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	defer secure.Close()
+
+	hc := edgecache.NewDefaultHTTPClient()
+	transport := hc.Transport.(*http.Transport)
+	transport.TLSClientConfig = secure.Client().Transport.(*http.Transport).TLSClientConfig
+	defer transport.CloseIdleConnections()
+	c, err := edgecache.New("downgrade-token", edgecache.WithBaseURL(secure.URL), edgecache.WithHTTPClient(hc),
+		edgecache.WithRetry(edgecache.RetryPolicy{MaxAttempts: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.DangerouslyDeleteByTags(context.Background(), edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
+	if err == nil || !strings.Contains(err.Error(), "refusing a redirect from https to http") {
+		t.Fatalf("err = %v; want the downgrade refused", err)
+	}
+	if plainSawToken.Load() {
+		t.Fatal("the token reached the plain-http server")
+	}
+}
+
+// TestEchoedTokenIsRedacted: a server that echoes the request into its error body must not
+// put the token into the error text.
+func TestEchoedTokenIsRedacted(t *testing.T) {
+	t.Parallel()
+	const token = "echoed-secret-token"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"error":{"code":"bad_request","message":"bad header %s"}}`, r.Header.Get("Authorization"))
+	}))
+	defer srv.Close()
+	c, err := edgecache.New(token, edgecache.WithBaseURL(srv.URL), edgecache.WithHTTPClient(srv.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.DangerouslyDeleteByTags(context.Background(), edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
+	apiErr, ok := errors.AsType[*edgecache.APIError](err)
+	if !ok {
+		t.Fatalf("err = %v; want an *APIError", err)
+	}
+	if strings.Contains(err.Error(), token) || strings.Contains(apiErr.Message, token) {
+		t.Fatalf("the echoed token survived: %q", apiErr.Message)
+	}
+	if !strings.Contains(apiErr.Message, "Bearer [redacted]") {
+		t.Errorf("message = %q; want the token replaced by [redacted]", apiErr.Message)
 	}
 }

@@ -82,6 +82,48 @@ func (t Tags) MarshalJSON() ([]byte, error) {
 	}
 }
 
+// appendJSON appends to dst the JSON that json.Marshal makes of the list or of the string,
+// byte for byte (so a nil list is null, as the generated union's From* methods store it,
+// where MarshalJSON writes []), without boxing the value. The zero value is an error.
+func (t Tags) appendJSON(dst []byte) ([]byte, error) {
+	var err error
+	switch t.form {
+	case tagsList:
+		if t.list == nil {
+			return append(dst, "null"...), nil
+		}
+		dst = append(dst, '[')
+		for i, tag := range t.list {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, err = appendString(dst, tag); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, ']'), nil
+	case tagsString:
+		return appendString(dst, t.str)
+	default:
+		return nil, errZeroTags
+	}
+}
+
+// appendString appends s as json.Marshal encodes a string: directly when every byte is
+// printable ASCII that needs no escaping (json.Marshal escapes ", \, <, > and &, and
+// replaces invalid UTF-8), through json.Marshal otherwise.
+func appendString(dst []byte, s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, err := json.Marshal(s)
+			return append(dst, b...), err
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"'), nil
+}
+
 // UnmarshalJSON decodes either arm of the union; anything else, null included, is an error.
 func (t *Tags) UnmarshalJSON(data []byte) error {
 	if string(bytes.TrimSpace(data)) == "null" {

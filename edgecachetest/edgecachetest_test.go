@@ -373,6 +373,20 @@ func TestRecorder(t *testing.T) {
 	}
 }
 
+func TestWithoutRecording(t *testing.T) {
+	s := newServer(t, edgecachetest.WithoutRecording())
+	c := newClient(t, s)
+	if _, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Calls() != 1 {
+		t.Errorf("Calls = %d, want 1: requests are still counted", s.Calls())
+	}
+	if reqs := s.Requests(); len(reqs) != 0 {
+		t.Errorf("Requests = %v, want none without recording", reqs)
+	}
+}
+
 func TestBulkThroughTheFake(t *testing.T) {
 	s := newServer(t)
 	c := newClient(t, s)

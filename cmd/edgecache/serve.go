@@ -32,7 +32,8 @@ By default any non-empty bearer token is accepted. Nothing is cached or deleted.
   edgecache dangerously-delete --api-url http://127.0.0.1:8787 --token test --project demo --tag blog --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := []edgecachetest.Option{edgecachetest.WithLogger(slog.New(slog.NewTextHandler(e.stderr, nil)))}
+			// A long-running server must not keep every request it accepted.
+			opts := []edgecachetest.Option{edgecachetest.WithoutRecording(), edgecachetest.WithLogger(slog.New(slog.NewTextHandler(e.stderr, nil)))}
 			if token != "" {
 				opts = append(opts, edgecachetest.WithTokens(token))
 			}
