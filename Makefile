@@ -36,7 +36,7 @@ lint:
 	cd tools && $(GO) vet ./...
 
 ## test: everything CI checks
-test: check-generated lint test-race fuzz-short bench-short
+test: check-generated lint fuzz-short bench-short test-race
 
 test-race:
 	$(GO) test -race -count=1 ./...
