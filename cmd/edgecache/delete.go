@@ -165,12 +165,29 @@ func runDelete(ctx context.Context, e env, f deleteFlags) error {
 		printSummary(e.stdout, res, project, f)
 	}
 	if err != nil {
-		if f.json {
-			return reported
-		}
-		return &failure{err: err}
+		notPurged := len(tags) - len(res.Purged)
+		fmt.Fprintf(e.stderr, "edgecache: %d of %d tag(s) not purged: %s\n", notPurged, len(tags), nextStep(err))
+		return reported
 	}
 	return nil
+}
+
+// nextStep says what to do about a failed purge, from the first failure's kind.
+func nextStep(err error) string {
+	switch {
+	case errors.Is(err, edgecache.ErrUnauthorized):
+		return "the token was refused; check --token or VERCEL_TOKEN"
+	case errors.Is(err, edgecache.ErrForbidden):
+		return "the token may not act on this project; check the token's scope and --team-id or --slug"
+	case errors.Is(err, edgecache.ErrNotFound):
+		return "no such project or team; check --project and --team-id"
+	case errors.Is(err, edgecache.ErrRateLimited):
+		return "rate limited; wait a minute and rerun (deleting a tag twice is harmless)"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "interrupted; rerun to finish (deleting a tag twice is harmless)"
+	default:
+		return "rerun later to retry them (deleting a tag twice is harmless)"
+	}
 }
 
 // newClient makes the client for the real API, or for an in-process fake with --mock. The

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"golang.org/x/term"
@@ -82,7 +83,12 @@ func run(ctx context.Context, args []string, e env) int {
 	if errors.Is(err, reported) {
 		return exitFailure
 	}
-	fmt.Fprintln(e.stderr, "edgecache: "+err.Error())
+	// Library errors carry their own "edgecache: " prefix; the line shows it once.
+	msg := strings.TrimPrefix(err.Error(), "edgecache: ")
+	if strings.HasPrefix(msg, "unknown command") {
+		msg += " (see edgecache --help)"
+	}
+	fmt.Fprintln(e.stderr, "edgecache: "+msg)
 	if _, ok := errors.AsType[*failure](err); ok {
 		return exitFailure
 	}

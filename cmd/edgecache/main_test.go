@@ -272,6 +272,9 @@ func TestExitCodeOnAPIFailure(t *testing.T) {
 	if !strings.Contains(out.stdout+out.stderr, "403") || strings.Contains(out.stdout+out.stderr, "a-wrong-token") {
 		t.Errorf("output should name the 403 and never the token:\n%s%s", out.stdout, out.stderr)
 	}
+	if !strings.Contains(out.stderr, "1 of 1 tag(s) not purged") || !strings.Contains(out.stderr, "check the token's scope") {
+		t.Errorf("stderr %q should count what was not purged and say what to do", out.stderr)
+	}
 }
 
 func TestExitCodeOnNetworkFailure(t *testing.T) {

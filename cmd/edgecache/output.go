@@ -43,11 +43,14 @@ func printSummary(w io.Writer, res *edgecache.BulkResult, project string, f dele
 	}
 	fmt.Fprintln(w)
 	for _, fb := range res.Failed {
-		status := "no answer"
-		if fb.Status != 0 {
-			status = fmt.Sprint(fb.Status)
+		reason := strings.TrimPrefix(fb.Message, "edgecache: ")
+		if fb.Code != "" {
+			reason = fb.Code + ": " + reason
 		}
-		fmt.Fprintf(w, "Failed %d tag(s) (%s %s: %s): %s\n", len(fb.Tags), status, fb.Code, fb.Message, strings.Join(fb.Tags, ","))
+		if fb.Status != 0 {
+			reason = fmt.Sprint(fb.Status, " ", reason)
+		}
+		fmt.Fprintf(w, "Failed %d tag(s) (%s): %s\n", len(fb.Tags), reason, strings.Join(fb.Tags, ","))
 	}
 	if n := len(res.NotAttempted); n > 0 {
 		fmt.Fprintf(w, "Not attempted %d tag(s): %s\n", n, strings.Join(res.NotAttempted, ","))
