@@ -21,12 +21,14 @@ type BulkDeleteRequest struct {
 	// Tags to delete, in any number. Each is trimmed; empty ones are dropped and duplicates
 	// are sent once. No tag may hold a comma or exceed 256 characters.
 	Tags []string
-	// Target, RevalidationDeadlineSeconds, TeamID and TeamSlug apply to every request, as in
-	// DeleteByTagsRequest.
-	Target                      Target
+	// Target limits every request to one environment; empty means all environments.
+	Target Target
+	// RevalidationDeadlineSeconds applies to every request, as in DeleteByTagsRequest.
 	RevalidationDeadlineSeconds *int
-	TeamID                      string
-	TeamSlug                    string
+	// TeamID, when set, overrides the client's WithTeamID.
+	TeamID string
+	// TeamSlug, when set, overrides the client's WithTeamSlug.
+	TeamSlug string
 	// Concurrency is the most requests in flight at once; 0 means DefaultBulkConcurrency.
 	Concurrency int
 	// Progress, when set, is called after each request ends. Calls never overlap, so it
@@ -46,9 +48,12 @@ type BulkProgress struct {
 // was answered 2xx), in one of Failed, or in NotAttempted (never sent, because an earlier
 // answer showed the rest would fail the same way or the context ended).
 type BulkResult struct {
-	Purged       []string      `json:"purged"`
-	Failed       []FailedBatch `json:"failed"`
-	NotAttempted []string      `json:"notAttempted"`
+	// Purged are the tags whose request was answered 2xx.
+	Purged []string `json:"purged"`
+	// Failed are the requests that were sent and did not succeed, with their tags.
+	Failed []FailedBatch `json:"failed"`
+	// NotAttempted are the tags never sent.
+	NotAttempted []string `json:"notAttempted"`
 }
 
 // FailedBatch is one request of a bulk purge that did not succeed.
@@ -57,8 +62,9 @@ type FailedBatch struct {
 	Tags []string `json:"tags"`
 	// Status is the HTTP status, 0 when no answer came.
 	Status int `json:"status"`
-	// Code and Message come from Vercel's error envelope, or describe the transport error.
-	Code    string `json:"code,omitempty"`
+	// Code is the envelope's error code, empty when there was none.
+	Code string `json:"code,omitempty"`
+	// Message is the envelope's message, or describes the transport error.
 	Message string `json:"message"`
 	// Err is the request's error: an *APIError or a *TransportError.
 	Err error `json:"-"`

@@ -340,8 +340,10 @@ func (c *Client) send(ctx context.Context, params *api.DangerouslyDeleteByTagsPa
 
 // PreparedRequest is the HTTP request a call would send, without its credential.
 type PreparedRequest struct {
+	// Method is the HTTP method, POST.
 	Method string `json:"method"`
-	URL    string `json:"url"`
+	// URL is the full URL, query included.
+	URL string `json:"url"`
 	// Body is the JSON body, exactly as it would be sent.
 	Body json.RawMessage `json:"body"`
 }

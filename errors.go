@@ -60,10 +60,14 @@ type APIError struct {
 
 // RateLimit is the limit block Vercel puts inside a rate-limited error envelope.
 type RateLimit struct {
-	Remaining int   `json:"remaining"`
-	Reset     int64 `json:"reset"`
-	ResetMs   int64 `json:"resetMs"`
-	Total     int   `json:"total"`
+	// Remaining is how many requests the window still allows.
+	Remaining int `json:"remaining"`
+	// Reset is when the window resets, in Unix seconds.
+	Reset int64 `json:"reset"`
+	// ResetMs is Reset in Unix milliseconds.
+	ResetMs int64 `json:"resetMs"`
+	// Total is the window's limit.
+	Total int `json:"total"`
 }
 
 // Error describes the answer without any request credential.

@@ -146,8 +146,10 @@ func (c *Client) sendWithRetry(ctx context.Context, params *api.DangerouslyDelet
 // TransportError is a request that got no HTTP answer (a refused or reset connection, a
 // timeout), after Attempts tries.
 type TransportError struct {
+	// Attempts is how many requests were made.
 	Attempts int
-	Err      error
+	// Err is the last attempt's error.
+	Err error
 }
 
 // Error describes the failure; it never holds the token, which travels only in a header.

@@ -522,6 +522,7 @@ func (a *answerWriter) note(status int, code, message string) {
 	a.status, a.code, a.message = status, code, message
 }
 
+// WriteHeader notes the status for the log line, then passes it on.
 func (a *answerWriter) WriteHeader(status int) {
 	if !a.wrote {
 		a.wrote = true
@@ -530,6 +531,7 @@ func (a *answerWriter) WriteHeader(status int) {
 	a.ResponseWriter.WriteHeader(status)
 }
 
+// Write notes an implicit 200 for the log line, then passes the bytes on.
 func (a *answerWriter) Write(b []byte) (int, error) {
 	if !a.wrote {
 		a.wrote = true

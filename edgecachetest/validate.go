@@ -71,6 +71,7 @@ func (h *Handler) newValidatedHandler() http.Handler {
 // operation adapts Handler to the generated api.ServerInterface.
 type operation struct{ h *Handler }
 
+// DangerouslyDeleteByTags is reached only by requests the spec validation let through.
 func (o operation) DangerouslyDeleteByTags(w http.ResponseWriter, r *http.Request, params api.DangerouslyDeleteByTagsParams) {
 	o.h.accept(w, r, params)
 }
