@@ -68,18 +68,12 @@ func (t Tags) String() string {
 var errZeroTags = errors.New("edgecache: Tags is unset: use TagList or TagString")
 
 // MarshalJSON encodes the array form as a JSON array and the string form as a JSON string.
+// An empty list is [], never null.
 func (t Tags) MarshalJSON() ([]byte, error) {
-	switch t.form {
-	case tagsList:
-		if t.list == nil {
-			return []byte("[]"), nil
-		}
-		return json.Marshal(t.list)
-	case tagsString:
-		return json.Marshal(t.str)
-	default:
-		return nil, errZeroTags
+	if t.form == tagsList && t.list == nil {
+		return []byte("[]"), nil
 	}
+	return t.appendJSON(nil)
 }
 
 // appendJSON appends to dst the JSON that json.Marshal makes of the list or of the string,
