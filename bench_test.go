@@ -99,7 +99,7 @@ func callers(b *testing.B, srv *httptest.Server, hc *http.Client) (floor, genera
 	}
 	generated = func(ctx context.Context) error {
 		team := benchTeam
-		target := api.Production
+		target := api.DangerouslyDeleteByTagsJSONBodyTargetProduction
 		params := api.DangerouslyDeleteByTagsParams{ProjectIdOrName: benchProject, TeamId: &team}
 		body := api.DangerouslyDeleteByTagsJSONRequestBody{Target: &target}
 		if err := body.Tags.FromDangerouslyDeleteByTagsJSONBodyTags0(benchTags); err != nil {

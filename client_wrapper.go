@@ -239,7 +239,7 @@ func (c *Client) encode(req DeleteByTagsRequest) (api.DangerouslyDeleteByTagsPar
 			params.Slug = &v.slug
 		}
 		if d := req.RevalidationDeadlineSeconds; d != nil {
-			v.seconds = float64(*d)
+			v.seconds = *d
 			body.RevalidationDeadlineSeconds = &v.seconds
 		}
 	}
@@ -250,13 +250,13 @@ func (c *Client) encode(req DeleteByTagsRequest) (api.DangerouslyDeleteByTagsPar
 // optionalValues holds what encode's optional pointers point at, in one allocation.
 type optionalValues struct {
 	team, slug string
-	seconds    float64
+	seconds    int
 }
 
 // The spec's target enum as api values, for apiTarget to point at. They are never written.
 var (
-	apiTargetProduction = api.Production
-	apiTargetPreview    = api.Preview
+	apiTargetProduction = api.DangerouslyDeleteByTagsJSONBodyTargetProduction
+	apiTargetPreview    = api.DangerouslyDeleteByTagsJSONBodyTargetPreview
 )
 
 // apiTarget returns the api form of t: nil for "" (the field is omitted), a shared value for
@@ -400,9 +400,7 @@ func appendBody(dst []byte, body *api.DangerouslyDeleteByTagsJSONRequestBody) ([
 	dst = append(dst, '{')
 	if d := body.RevalidationDeadlineSeconds; d != nil {
 		dst = append(dst, `"revalidationDeadlineSeconds":`...)
-		if dst, err = appendFloat(dst, *d); err != nil {
-			return nil, err
-		}
+		dst = strconv.AppendInt(dst, int64(*d), 10)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"tags":`...)

@@ -21,25 +21,60 @@ import (
 
 // Defines values for DangerouslyDeleteByTagsJSONBodyTarget.
 const (
-	Preview    DangerouslyDeleteByTagsJSONBodyTarget = "preview"
-	Production DangerouslyDeleteByTagsJSONBodyTarget = "production"
+	DangerouslyDeleteByTagsJSONBodyTargetPreview    DangerouslyDeleteByTagsJSONBodyTarget = "preview"
+	DangerouslyDeleteByTagsJSONBodyTargetProduction DangerouslyDeleteByTagsJSONBodyTarget = "production"
 )
 
 // Valid indicates whether the value is a known member of the DangerouslyDeleteByTagsJSONBodyTarget enum.
 func (e DangerouslyDeleteByTagsJSONBodyTarget) Valid() bool {
 	switch e {
-	case Preview:
+	case DangerouslyDeleteByTagsJSONBodyTargetPreview:
 		return true
-	case Production:
+	case DangerouslyDeleteByTagsJSONBodyTargetProduction:
 		return true
 	default:
 		return false
 	}
 }
 
+// Defines values for InvalidateByTagsJSONBodyTarget.
+const (
+	InvalidateByTagsJSONBodyTargetPreview    InvalidateByTagsJSONBodyTarget = "preview"
+	InvalidateByTagsJSONBodyTargetProduction InvalidateByTagsJSONBodyTarget = "production"
+)
+
+// Valid indicates whether the value is a known member of the InvalidateByTagsJSONBodyTarget enum.
+func (e InvalidateByTagsJSONBodyTarget) Valid() bool {
+	switch e {
+	case InvalidateByTagsJSONBodyTargetPreview:
+		return true
+	case InvalidateByTagsJSONBodyTargetProduction:
+		return true
+	default:
+		return false
+	}
+}
+
+// DangerouslyDeleteBySrcImagesJSONBody defines parameters for DangerouslyDeleteBySrcImages.
+type DangerouslyDeleteBySrcImagesJSONBody struct {
+	RevalidationDeadlineSeconds *int     `json:"revalidationDeadlineSeconds,omitempty"`
+	SrcImages                   []string `json:"srcImages"`
+}
+
+// DangerouslyDeleteBySrcImagesParams defines parameters for DangerouslyDeleteBySrcImages.
+type DangerouslyDeleteBySrcImagesParams struct {
+	ProjectIdOrName string `form:"projectIdOrName" json:"projectIdOrName"`
+
+	// TeamId The Team identifier to perform the request on behalf of.
+	TeamId *string `form:"teamId,omitempty" json:"teamId,omitempty"`
+
+	// Slug The Team slug to perform the request on behalf of.
+	Slug *string `form:"slug,omitempty" json:"slug,omitempty"`
+}
+
 // DangerouslyDeleteByTagsJSONBody defines parameters for DangerouslyDeleteByTags.
 type DangerouslyDeleteByTagsJSONBody struct {
-	RevalidationDeadlineSeconds *float64                               `json:"revalidationDeadlineSeconds,omitempty"`
+	RevalidationDeadlineSeconds *int                                   `json:"revalidationDeadlineSeconds,omitempty"`
 	Tags                        DangerouslyDeleteByTagsJSONBody_Tags   `json:"tags"`
 	Target                      *DangerouslyDeleteByTagsJSONBodyTarget `json:"target,omitempty"`
 }
@@ -69,8 +104,64 @@ type DangerouslyDeleteByTagsJSONBody_Tags struct {
 // DangerouslyDeleteByTagsJSONBodyTarget defines parameters for DangerouslyDeleteByTags.
 type DangerouslyDeleteByTagsJSONBodyTarget string
 
+// InvalidateBySrcImagesJSONBody defines parameters for InvalidateBySrcImages.
+type InvalidateBySrcImagesJSONBody struct {
+	SrcImages []string `json:"srcImages"`
+}
+
+// InvalidateBySrcImagesParams defines parameters for InvalidateBySrcImages.
+type InvalidateBySrcImagesParams struct {
+	ProjectIdOrName string `form:"projectIdOrName" json:"projectIdOrName"`
+
+	// TeamId The Team identifier to perform the request on behalf of.
+	TeamId *string `form:"teamId,omitempty" json:"teamId,omitempty"`
+
+	// Slug The Team slug to perform the request on behalf of.
+	Slug *string `form:"slug,omitempty" json:"slug,omitempty"`
+}
+
+// InvalidateByTagsJSONBody defines parameters for InvalidateByTags.
+type InvalidateByTagsJSONBody struct {
+	Tags   InvalidateByTagsJSONBody_Tags   `json:"tags"`
+	Target *InvalidateByTagsJSONBodyTarget `json:"target,omitempty"`
+}
+
+// InvalidateByTagsParams defines parameters for InvalidateByTags.
+type InvalidateByTagsParams struct {
+	ProjectIdOrName string `form:"projectIdOrName" json:"projectIdOrName"`
+
+	// TeamId The Team identifier to perform the request on behalf of.
+	TeamId *string `form:"teamId,omitempty" json:"teamId,omitempty"`
+
+	// Slug The Team slug to perform the request on behalf of.
+	Slug *string `form:"slug,omitempty" json:"slug,omitempty"`
+}
+
+// InvalidateByTagsJSONBodyTags0 defines parameters for InvalidateByTags.
+type InvalidateByTagsJSONBodyTags0 = []string
+
+// InvalidateByTagsJSONBodyTags1 defines parameters for InvalidateByTags.
+type InvalidateByTagsJSONBodyTags1 = string
+
+// InvalidateByTagsJSONBody_Tags defines parameters for InvalidateByTags.
+type InvalidateByTagsJSONBody_Tags struct {
+	union json.RawMessage
+}
+
+// InvalidateByTagsJSONBodyTarget defines parameters for InvalidateByTags.
+type InvalidateByTagsJSONBodyTarget string
+
+// DangerouslyDeleteBySrcImagesJSONRequestBody defines body for DangerouslyDeleteBySrcImages for application/json ContentType.
+type DangerouslyDeleteBySrcImagesJSONRequestBody DangerouslyDeleteBySrcImagesJSONBody
+
 // DangerouslyDeleteByTagsJSONRequestBody defines body for DangerouslyDeleteByTags for application/json ContentType.
 type DangerouslyDeleteByTagsJSONRequestBody DangerouslyDeleteByTagsJSONBody
+
+// InvalidateBySrcImagesJSONRequestBody defines body for InvalidateBySrcImages for application/json ContentType.
+type InvalidateBySrcImagesJSONRequestBody InvalidateBySrcImagesJSONBody
+
+// InvalidateByTagsJSONRequestBody defines body for InvalidateByTags for application/json ContentType.
+type InvalidateByTagsJSONRequestBody InvalidateByTagsJSONBody
 
 // AsDangerouslyDeleteByTagsJSONBodyTags0 returns the union data inside the DangerouslyDeleteByTagsJSONBody_Tags as a DangerouslyDeleteByTagsJSONBodyTags0
 func (t DangerouslyDeleteByTagsJSONBody_Tags) AsDangerouslyDeleteByTagsJSONBodyTags0() (DangerouslyDeleteByTagsJSONBodyTags0, error) {
@@ -130,6 +221,68 @@ func (t DangerouslyDeleteByTagsJSONBody_Tags) MarshalJSON() ([]byte, error) {
 }
 
 func (t *DangerouslyDeleteByTagsJSONBody_Tags) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsInvalidateByTagsJSONBodyTags0 returns the union data inside the InvalidateByTagsJSONBody_Tags as a InvalidateByTagsJSONBodyTags0
+func (t InvalidateByTagsJSONBody_Tags) AsInvalidateByTagsJSONBodyTags0() (InvalidateByTagsJSONBodyTags0, error) {
+	var body InvalidateByTagsJSONBodyTags0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromInvalidateByTagsJSONBodyTags0 overwrites any union data inside the InvalidateByTagsJSONBody_Tags as the provided InvalidateByTagsJSONBodyTags0
+func (t *InvalidateByTagsJSONBody_Tags) FromInvalidateByTagsJSONBodyTags0(v InvalidateByTagsJSONBodyTags0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeInvalidateByTagsJSONBodyTags0 performs a merge with any union data inside the InvalidateByTagsJSONBody_Tags, using the provided InvalidateByTagsJSONBodyTags0
+func (t *InvalidateByTagsJSONBody_Tags) MergeInvalidateByTagsJSONBodyTags0(v InvalidateByTagsJSONBodyTags0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsInvalidateByTagsJSONBodyTags1 returns the union data inside the InvalidateByTagsJSONBody_Tags as a InvalidateByTagsJSONBodyTags1
+func (t InvalidateByTagsJSONBody_Tags) AsInvalidateByTagsJSONBodyTags1() (InvalidateByTagsJSONBodyTags1, error) {
+	var body InvalidateByTagsJSONBodyTags1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromInvalidateByTagsJSONBodyTags1 overwrites any union data inside the InvalidateByTagsJSONBody_Tags as the provided InvalidateByTagsJSONBodyTags1
+func (t *InvalidateByTagsJSONBody_Tags) FromInvalidateByTagsJSONBodyTags1(v InvalidateByTagsJSONBodyTags1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeInvalidateByTagsJSONBodyTags1 performs a merge with any union data inside the InvalidateByTagsJSONBody_Tags, using the provided InvalidateByTagsJSONBodyTags1
+func (t *InvalidateByTagsJSONBody_Tags) MergeInvalidateByTagsJSONBodyTags1(v InvalidateByTagsJSONBodyTags1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t InvalidateByTagsJSONBody_Tags) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *InvalidateByTagsJSONBody_Tags) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -208,9 +361,27 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// DangerouslyDeleteBySrcImagesWithBody Dangerously delete by source image
+	//
+	// Marks a source image as deleted, causing cache entries associated with that source image to be revalidated in the foreground on the next request. Use this method with caution because one source image can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateBySrcImage` instead.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/edge-cache/dangerously-delete-by-src-images (the `DangerouslyDeleteBySrcImages` operationId).
+	DangerouslyDeleteBySrcImagesWithBody(ctx context.Context, params *DangerouslyDeleteBySrcImagesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DangerouslyDeleteBySrcImages Dangerously delete by source image
+	//
+	// Marks a source image as deleted, causing cache entries associated with that source image to be revalidated in the foreground on the next request. Use this method with caution because one source image can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateBySrcImage` instead.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/edge-cache/dangerously-delete-by-src-images (the `DangerouslyDeleteBySrcImages` operationId).
+	DangerouslyDeleteBySrcImages(ctx context.Context, params *DangerouslyDeleteBySrcImagesParams, body DangerouslyDeleteBySrcImagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DangerouslyDeleteByTagsWithBody Dangerously delete by tag
 	//
-	// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. A good use case for deleting the cache is when the origin has also been deleted, for example it returns a 404 or 410 status code.
+	// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateByTag` instead.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -219,17 +390,91 @@ type ClientInterface interface {
 
 	// DangerouslyDeleteByTags Dangerously delete by tag
 	//
-	// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. A good use case for deleting the cache is when the origin has also been deleted, for example it returns a 404 or 410 status code.
+	// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateByTag` instead.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/edge-cache/dangerously-delete-by-tags (the `DangerouslyDeleteByTags` operationId).
 	DangerouslyDeleteByTags(ctx context.Context, params *DangerouslyDeleteByTagsParams, body DangerouslyDeleteByTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InvalidateBySrcImagesWithBody Invalidate by source image
+	//
+	// Marks a source image as stale, causing its corresponding transformed images to be revalidated in the background on the next request.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/edge-cache/invalidate-by-src-images (the `InvalidateBySrcImages` operationId).
+	InvalidateBySrcImagesWithBody(ctx context.Context, params *InvalidateBySrcImagesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InvalidateBySrcImages Invalidate by source image
+	//
+	// Marks a source image as stale, causing its corresponding transformed images to be revalidated in the background on the next request.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/edge-cache/invalidate-by-src-images (the `InvalidateBySrcImages` operationId).
+	InvalidateBySrcImages(ctx context.Context, params *InvalidateBySrcImagesParams, body InvalidateBySrcImagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InvalidateByTagsWithBody Invalidate by tag
+	//
+	// Marks a cache tag as stale, causing cache entries associated with that tag to be revalidated in the background on the next request.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/edge-cache/invalidate-by-tags (the `InvalidateByTags` operationId).
+	InvalidateByTagsWithBody(ctx context.Context, params *InvalidateByTagsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InvalidateByTags Invalidate by tag
+	//
+	// Marks a cache tag as stale, causing cache entries associated with that tag to be revalidated in the background on the next request.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/edge-cache/invalidate-by-tags (the `InvalidateByTags` operationId).
+	InvalidateByTags(ctx context.Context, params *InvalidateByTagsParams, body InvalidateByTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// DangerouslyDeleteBySrcImagesWithBody Dangerously delete by source image
+//
+// Marks a source image as deleted, causing cache entries associated with that source image to be revalidated in the foreground on the next request. Use this method with caution because one source image can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateBySrcImage` instead.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/edge-cache/dangerously-delete-by-src-images (the `DangerouslyDeleteBySrcImages` operationId).
+func (c *Client) DangerouslyDeleteBySrcImagesWithBody(ctx context.Context, params *DangerouslyDeleteBySrcImagesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDangerouslyDeleteBySrcImagesRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DangerouslyDeleteBySrcImages Dangerously delete by source image
+//
+// Marks a source image as deleted, causing cache entries associated with that source image to be revalidated in the foreground on the next request. Use this method with caution because one source image can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateBySrcImage` instead.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/edge-cache/dangerously-delete-by-src-images (the `DangerouslyDeleteBySrcImages` operationId).
+func (c *Client) DangerouslyDeleteBySrcImages(ctx context.Context, params *DangerouslyDeleteBySrcImagesParams, body DangerouslyDeleteBySrcImagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDangerouslyDeleteBySrcImagesRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // DangerouslyDeleteByTagsWithBody Dangerously delete by tag
 //
-// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. A good use case for deleting the cache is when the origin has also been deleted, for example it returns a 404 or 410 status code.
+// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateByTag` instead.
 //
 // Takes any type of body and a specified content type.
 //
@@ -248,7 +493,7 @@ func (c *Client) DangerouslyDeleteByTagsWithBody(ctx context.Context, params *Da
 
 // DangerouslyDeleteByTags Dangerously delete by tag
 //
-// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. A good use case for deleting the cache is when the origin has also been deleted, for example it returns a 404 or 410 status code.
+// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateByTag` instead.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -263,6 +508,169 @@ func (c *Client) DangerouslyDeleteByTags(ctx context.Context, params *Dangerousl
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// InvalidateBySrcImagesWithBody Invalidate by source image
+//
+// Marks a source image as stale, causing its corresponding transformed images to be revalidated in the background on the next request.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/edge-cache/invalidate-by-src-images (the `InvalidateBySrcImages` operationId).
+func (c *Client) InvalidateBySrcImagesWithBody(ctx context.Context, params *InvalidateBySrcImagesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInvalidateBySrcImagesRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InvalidateBySrcImages Invalidate by source image
+//
+// Marks a source image as stale, causing its corresponding transformed images to be revalidated in the background on the next request.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/edge-cache/invalidate-by-src-images (the `InvalidateBySrcImages` operationId).
+func (c *Client) InvalidateBySrcImages(ctx context.Context, params *InvalidateBySrcImagesParams, body InvalidateBySrcImagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInvalidateBySrcImagesRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InvalidateByTagsWithBody Invalidate by tag
+//
+// Marks a cache tag as stale, causing cache entries associated with that tag to be revalidated in the background on the next request.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/edge-cache/invalidate-by-tags (the `InvalidateByTags` operationId).
+func (c *Client) InvalidateByTagsWithBody(ctx context.Context, params *InvalidateByTagsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInvalidateByTagsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InvalidateByTags Invalidate by tag
+//
+// Marks a cache tag as stale, causing cache entries associated with that tag to be revalidated in the background on the next request.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/edge-cache/invalidate-by-tags (the `InvalidateByTags` operationId).
+func (c *Client) InvalidateByTags(ctx context.Context, params *InvalidateByTagsParams, body InvalidateByTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInvalidateByTagsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// NewDangerouslyDeleteBySrcImagesRequest calls the generic DangerouslyDeleteBySrcImages builder with application/json body
+func NewDangerouslyDeleteBySrcImagesRequest(server string, params *DangerouslyDeleteBySrcImagesParams, body DangerouslyDeleteBySrcImagesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDangerouslyDeleteBySrcImagesRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewDangerouslyDeleteBySrcImagesRequestWithBody constructs an http.Request for the DangerouslyDeleteBySrcImages method, with any body, and a specified content type
+func NewDangerouslyDeleteBySrcImagesRequestWithBody(server string, params *DangerouslyDeleteBySrcImagesParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/edge-cache/dangerously-delete-by-src-images")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "projectIdOrName", params.ProjectIdOrName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.TeamId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "teamId", *params.TeamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Slug != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "slug", *params.Slug, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
 }
 
 // NewDangerouslyDeleteByTagsRequest calls the generic DangerouslyDeleteByTags builder with application/json body
@@ -286,6 +694,180 @@ func NewDangerouslyDeleteByTagsRequestWithBody(server string, params *Dangerousl
 	}
 
 	operationPath := fmt.Sprintf("/v1/edge-cache/dangerously-delete-by-tags")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "projectIdOrName", params.ProjectIdOrName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.TeamId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "teamId", *params.TeamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Slug != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "slug", *params.Slug, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewInvalidateBySrcImagesRequest calls the generic InvalidateBySrcImages builder with application/json body
+func NewInvalidateBySrcImagesRequest(server string, params *InvalidateBySrcImagesParams, body InvalidateBySrcImagesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewInvalidateBySrcImagesRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewInvalidateBySrcImagesRequestWithBody constructs an http.Request for the InvalidateBySrcImages method, with any body, and a specified content type
+func NewInvalidateBySrcImagesRequestWithBody(server string, params *InvalidateBySrcImagesParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/edge-cache/invalidate-by-src-images")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "projectIdOrName", params.ProjectIdOrName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.TeamId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "teamId", *params.TeamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Slug != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "slug", *params.Slug, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewInvalidateByTagsRequest calls the generic InvalidateByTags builder with application/json body
+func NewInvalidateByTagsRequest(server string, params *InvalidateByTagsParams, body InvalidateByTagsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewInvalidateByTagsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewInvalidateByTagsRequestWithBody constructs an http.Request for the InvalidateByTags method, with any body, and a specified content type
+func NewInvalidateByTagsRequestWithBody(server string, params *InvalidateByTagsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/edge-cache/invalidate-by-tags")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -396,9 +978,27 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// DangerouslyDeleteBySrcImagesWithBodyWithResponse Dangerously delete by source image
+	//
+	// Marks a source image as deleted, causing cache entries associated with that source image to be revalidated in the foreground on the next request. Use this method with caution because one source image can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateBySrcImage` instead.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/edge-cache/dangerously-delete-by-src-images (the `DangerouslyDeleteBySrcImages` operationId).
+	DangerouslyDeleteBySrcImagesWithBodyWithResponse(ctx context.Context, params *DangerouslyDeleteBySrcImagesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DangerouslyDeleteBySrcImagesResponse, error)
+
+	// DangerouslyDeleteBySrcImagesWithResponse Dangerously delete by source image
+	//
+	// Marks a source image as deleted, causing cache entries associated with that source image to be revalidated in the foreground on the next request. Use this method with caution because one source image can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateBySrcImage` instead.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/edge-cache/dangerously-delete-by-src-images (the `DangerouslyDeleteBySrcImages` operationId).
+	DangerouslyDeleteBySrcImagesWithResponse(ctx context.Context, params *DangerouslyDeleteBySrcImagesParams, body DangerouslyDeleteBySrcImagesJSONRequestBody, reqEditors ...RequestEditorFn) (*DangerouslyDeleteBySrcImagesResponse, error)
+
 	// DangerouslyDeleteByTagsWithBodyWithResponse Dangerously delete by tag
 	//
-	// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. A good use case for deleting the cache is when the origin has also been deleted, for example it returns a 404 or 410 status code.
+	// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateByTag` instead.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -407,12 +1007,82 @@ type ClientWithResponsesInterface interface {
 
 	// DangerouslyDeleteByTagsWithResponse Dangerously delete by tag
 	//
-	// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. A good use case for deleting the cache is when the origin has also been deleted, for example it returns a 404 or 410 status code.
+	// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateByTag` instead.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/edge-cache/dangerously-delete-by-tags (the `DangerouslyDeleteByTags` operationId).
 	DangerouslyDeleteByTagsWithResponse(ctx context.Context, params *DangerouslyDeleteByTagsParams, body DangerouslyDeleteByTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*DangerouslyDeleteByTagsResponse, error)
+
+	// InvalidateBySrcImagesWithBodyWithResponse Invalidate by source image
+	//
+	// Marks a source image as stale, causing its corresponding transformed images to be revalidated in the background on the next request.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/edge-cache/invalidate-by-src-images (the `InvalidateBySrcImages` operationId).
+	InvalidateBySrcImagesWithBodyWithResponse(ctx context.Context, params *InvalidateBySrcImagesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InvalidateBySrcImagesResponse, error)
+
+	// InvalidateBySrcImagesWithResponse Invalidate by source image
+	//
+	// Marks a source image as stale, causing its corresponding transformed images to be revalidated in the background on the next request.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/edge-cache/invalidate-by-src-images (the `InvalidateBySrcImages` operationId).
+	InvalidateBySrcImagesWithResponse(ctx context.Context, params *InvalidateBySrcImagesParams, body InvalidateBySrcImagesJSONRequestBody, reqEditors ...RequestEditorFn) (*InvalidateBySrcImagesResponse, error)
+
+	// InvalidateByTagsWithBodyWithResponse Invalidate by tag
+	//
+	// Marks a cache tag as stale, causing cache entries associated with that tag to be revalidated in the background on the next request.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/edge-cache/invalidate-by-tags (the `InvalidateByTags` operationId).
+	InvalidateByTagsWithBodyWithResponse(ctx context.Context, params *InvalidateByTagsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InvalidateByTagsResponse, error)
+
+	// InvalidateByTagsWithResponse Invalidate by tag
+	//
+	// Marks a cache tag as stale, causing cache entries associated with that tag to be revalidated in the background on the next request.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/edge-cache/invalidate-by-tags (the `InvalidateByTags` operationId).
+	InvalidateByTagsWithResponse(ctx context.Context, params *InvalidateByTagsParams, body InvalidateByTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*InvalidateByTagsResponse, error)
+}
+
+type DangerouslyDeleteBySrcImagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r DangerouslyDeleteBySrcImagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DangerouslyDeleteBySrcImagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DangerouslyDeleteBySrcImagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DangerouslyDeleteBySrcImagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type DangerouslyDeleteByTagsResponse struct {
@@ -449,9 +1119,107 @@ func (r DangerouslyDeleteByTagsResponse) ContentType() string {
 	return ""
 }
 
+type InvalidateBySrcImagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r InvalidateBySrcImagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r InvalidateBySrcImagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r InvalidateBySrcImagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r InvalidateBySrcImagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type InvalidateByTagsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r InvalidateByTagsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r InvalidateByTagsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r InvalidateByTagsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r InvalidateByTagsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DangerouslyDeleteBySrcImagesWithBodyWithResponse Dangerously delete by source image
+//
+// Marks a source image as deleted, causing cache entries associated with that source image to be revalidated in the foreground on the next request. Use this method with caution because one source image can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateBySrcImage` instead.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/edge-cache/dangerously-delete-by-src-images (the `DangerouslyDeleteBySrcImages` operationId).
+func (c *ClientWithResponses) DangerouslyDeleteBySrcImagesWithBodyWithResponse(ctx context.Context, params *DangerouslyDeleteBySrcImagesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DangerouslyDeleteBySrcImagesResponse, error) {
+	rsp, err := c.DangerouslyDeleteBySrcImagesWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDangerouslyDeleteBySrcImagesResponse(rsp)
+}
+
+// DangerouslyDeleteBySrcImagesWithResponse Dangerously delete by source image
+//
+// Marks a source image as deleted, causing cache entries associated with that source image to be revalidated in the foreground on the next request. Use this method with caution because one source image can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateBySrcImage` instead.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/edge-cache/dangerously-delete-by-src-images (the `DangerouslyDeleteBySrcImages` operationId).
+func (c *ClientWithResponses) DangerouslyDeleteBySrcImagesWithResponse(ctx context.Context, params *DangerouslyDeleteBySrcImagesParams, body DangerouslyDeleteBySrcImagesJSONRequestBody, reqEditors ...RequestEditorFn) (*DangerouslyDeleteBySrcImagesResponse, error) {
+	rsp, err := c.DangerouslyDeleteBySrcImages(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDangerouslyDeleteBySrcImagesResponse(rsp)
+}
+
 // DangerouslyDeleteByTagsWithBodyWithResponse Dangerously delete by tag
 //
-// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. A good use case for deleting the cache is when the origin has also been deleted, for example it returns a 404 or 410 status code.
+// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateByTag` instead.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -466,7 +1234,7 @@ func (c *ClientWithResponses) DangerouslyDeleteByTagsWithBodyWithResponse(ctx co
 
 // DangerouslyDeleteByTagsWithResponse Dangerously delete by tag
 //
-// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. A good use case for deleting the cache is when the origin has also been deleted, for example it returns a 404 or 410 status code.
+// Marks a cache tag as deleted, causing cache entries associated with that tag to be revalidated in the foreground on the next request. Use this method with caution because one tag can be associated with many paths and deleting the cache can cause many concurrent requests to the origin leading to cache stampede problem. This method is for advanced use cases and is not recommended; prefer using `invalidateByTag` instead.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -477,6 +1245,82 @@ func (c *ClientWithResponses) DangerouslyDeleteByTagsWithResponse(ctx context.Co
 		return nil, err
 	}
 	return ParseDangerouslyDeleteByTagsResponse(rsp)
+}
+
+// InvalidateBySrcImagesWithBodyWithResponse Invalidate by source image
+//
+// Marks a source image as stale, causing its corresponding transformed images to be revalidated in the background on the next request.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/edge-cache/invalidate-by-src-images (the `InvalidateBySrcImages` operationId).
+func (c *ClientWithResponses) InvalidateBySrcImagesWithBodyWithResponse(ctx context.Context, params *InvalidateBySrcImagesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InvalidateBySrcImagesResponse, error) {
+	rsp, err := c.InvalidateBySrcImagesWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInvalidateBySrcImagesResponse(rsp)
+}
+
+// InvalidateBySrcImagesWithResponse Invalidate by source image
+//
+// Marks a source image as stale, causing its corresponding transformed images to be revalidated in the background on the next request.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/edge-cache/invalidate-by-src-images (the `InvalidateBySrcImages` operationId).
+func (c *ClientWithResponses) InvalidateBySrcImagesWithResponse(ctx context.Context, params *InvalidateBySrcImagesParams, body InvalidateBySrcImagesJSONRequestBody, reqEditors ...RequestEditorFn) (*InvalidateBySrcImagesResponse, error) {
+	rsp, err := c.InvalidateBySrcImages(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInvalidateBySrcImagesResponse(rsp)
+}
+
+// InvalidateByTagsWithBodyWithResponse Invalidate by tag
+//
+// Marks a cache tag as stale, causing cache entries associated with that tag to be revalidated in the background on the next request.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/edge-cache/invalidate-by-tags (the `InvalidateByTags` operationId).
+func (c *ClientWithResponses) InvalidateByTagsWithBodyWithResponse(ctx context.Context, params *InvalidateByTagsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InvalidateByTagsResponse, error) {
+	rsp, err := c.InvalidateByTagsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInvalidateByTagsResponse(rsp)
+}
+
+// InvalidateByTagsWithResponse Invalidate by tag
+//
+// Marks a cache tag as stale, causing cache entries associated with that tag to be revalidated in the background on the next request.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/edge-cache/invalidate-by-tags (the `InvalidateByTags` operationId).
+func (c *ClientWithResponses) InvalidateByTagsWithResponse(ctx context.Context, params *InvalidateByTagsParams, body InvalidateByTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*InvalidateByTagsResponse, error) {
+	rsp, err := c.InvalidateByTags(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInvalidateByTagsResponse(rsp)
+}
+
+// ParseDangerouslyDeleteBySrcImagesResponse parses an HTTP response from a DangerouslyDeleteBySrcImagesWithResponse call
+func ParseDangerouslyDeleteBySrcImagesResponse(rsp *http.Response) (*DangerouslyDeleteBySrcImagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DangerouslyDeleteBySrcImagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
 }
 
 // ParseDangerouslyDeleteByTagsResponse parses an HTTP response from a DangerouslyDeleteByTagsWithResponse call
@@ -495,11 +1339,52 @@ func ParseDangerouslyDeleteByTagsResponse(rsp *http.Response) (*DangerouslyDelet
 	return response, nil
 }
 
+// ParseInvalidateBySrcImagesResponse parses an HTTP response from a InvalidateBySrcImagesWithResponse call
+func ParseInvalidateBySrcImagesResponse(rsp *http.Response) (*InvalidateBySrcImagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &InvalidateBySrcImagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseInvalidateByTagsResponse parses an HTTP response from a InvalidateByTagsWithResponse call
+func ParseInvalidateByTagsResponse(rsp *http.Response) (*InvalidateByTagsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &InvalidateByTagsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// DangerouslyDeleteBySrcImages Dangerously delete by source image
+	// (POST /v1/edge-cache/dangerously-delete-by-src-images)
+	DangerouslyDeleteBySrcImages(w http.ResponseWriter, r *http.Request, params DangerouslyDeleteBySrcImagesParams)
 	// DangerouslyDeleteByTags Dangerously delete by tag
 	// (POST /v1/edge-cache/dangerously-delete-by-tags)
 	DangerouslyDeleteByTags(w http.ResponseWriter, r *http.Request, params DangerouslyDeleteByTagsParams)
+	// InvalidateBySrcImages Invalidate by source image
+	// (POST /v1/edge-cache/invalidate-by-src-images)
+	InvalidateBySrcImages(w http.ResponseWriter, r *http.Request, params InvalidateBySrcImagesParams)
+	// InvalidateByTags Invalidate by tag
+	// (POST /v1/edge-cache/invalidate-by-tags)
+	InvalidateByTags(w http.ResponseWriter, r *http.Request, params InvalidateByTagsParams)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -510,6 +1395,65 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// DangerouslyDeleteBySrcImages operation middleware
+func (siw *ServerInterfaceWrapper) DangerouslyDeleteBySrcImages(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DangerouslyDeleteBySrcImagesParams
+
+	// ------------- Required query parameter "projectIdOrName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "projectIdOrName", r.URL.Query(), &params.ProjectIdOrName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "projectIdOrName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectIdOrName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "teamId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "teamId", r.URL.Query(), &params.TeamId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "teamId"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "teamId", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "slug" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "slug", r.URL.Query(), &params.Slug, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "slug"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "slug", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DangerouslyDeleteBySrcImages(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // DangerouslyDeleteByTags operation middleware
 func (siw *ServerInterfaceWrapper) DangerouslyDeleteByTags(w http.ResponseWriter, r *http.Request) {
@@ -561,6 +1505,124 @@ func (siw *ServerInterfaceWrapper) DangerouslyDeleteByTags(w http.ResponseWriter
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.DangerouslyDeleteByTags(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// InvalidateBySrcImages operation middleware
+func (siw *ServerInterfaceWrapper) InvalidateBySrcImages(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params InvalidateBySrcImagesParams
+
+	// ------------- Required query parameter "projectIdOrName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "projectIdOrName", r.URL.Query(), &params.ProjectIdOrName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "projectIdOrName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectIdOrName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "teamId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "teamId", r.URL.Query(), &params.TeamId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "teamId"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "teamId", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "slug" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "slug", r.URL.Query(), &params.Slug, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "slug"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "slug", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.InvalidateBySrcImages(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// InvalidateByTags operation middleware
+func (siw *ServerInterfaceWrapper) InvalidateByTags(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params InvalidateByTagsParams
+
+	// ------------- Required query parameter "projectIdOrName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "projectIdOrName", r.URL.Query(), &params.ProjectIdOrName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "projectIdOrName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectIdOrName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "teamId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "teamId", r.URL.Query(), &params.TeamId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "teamId"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "teamId", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "slug" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "slug", r.URL.Query(), &params.Slug, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "slug"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "slug", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.InvalidateByTags(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -690,7 +1752,10 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 		ErrorHandlerFunc:   options.ErrorHandlerFunc,
 	}
 
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/edge-cache/invalidate-by-tags", wrapper.InvalidateByTags)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/edge-cache/dangerously-delete-by-tags", wrapper.DangerouslyDeleteByTags)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/edge-cache/invalidate-by-src-images", wrapper.InvalidateBySrcImages)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/edge-cache/dangerously-delete-by-src-images", wrapper.DangerouslyDeleteBySrcImages)
 
 	return m
 }

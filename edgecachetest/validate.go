@@ -76,6 +76,21 @@ func (o operation) DangerouslyDeleteByTags(w http.ResponseWriter, r *http.Reques
 	o.h.accept(w, r, params)
 }
 
+// InvalidateByTags is reached only by requests the spec validation let through.
+func (o operation) InvalidateByTags(w http.ResponseWriter, r *http.Request, params api.InvalidateByTagsParams) {
+	o.h.accept(w, r, api.DangerouslyDeleteByTagsParams(params))
+}
+
+// InvalidateBySrcImages is reached only by requests the spec validation let through.
+func (o operation) InvalidateBySrcImages(w http.ResponseWriter, r *http.Request, params api.InvalidateBySrcImagesParams) {
+	o.h.accept(w, r, api.DangerouslyDeleteByTagsParams(params))
+}
+
+// DangerouslyDeleteBySrcImages is reached only by requests the spec validation let through.
+func (o operation) DangerouslyDeleteBySrcImages(w http.ResponseWriter, r *http.Request, params api.DangerouslyDeleteBySrcImagesParams) {
+	o.h.accept(w, r, api.DangerouslyDeleteByTagsParams(params))
+}
+
 // authenticate is the AuthenticationFunc for the spec's bearerToken scheme.
 func (h *Handler) authenticate(_ context.Context, in *openapi3filter.AuthenticationInput) error {
 	if s := in.SecurityScheme; s == nil || s.Type != "http" || !strings.EqualFold(s.Scheme, "bearer") {
