@@ -8,27 +8,15 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultBulkConcurrency is how many requests a bulk purge keeps in flight unless told
 // otherwise: enough to hide latency, few enough not to trip Vercel's rate limits.
 const DefaultBulkConcurrency = 4
 
-// BulkDeleteRequest is a purge of any number of tags in one project.
-type BulkDeleteRequest struct {
-	// ProjectIDOrName is the project's id or name. Required.
-	ProjectIDOrName string
-	// Tags to delete, in any number. Each is trimmed; empty ones are dropped and duplicates
-	// are sent once. No tag may hold a comma or exceed 256 characters.
-	Tags []string
-	// Target limits every request to one environment; empty means all environments.
-	Target Target
-	// RevalidationDeadlineSeconds applies to every request, as in DeleteByTagsRequest.
-	RevalidationDeadlineSeconds *int
-	// TeamID, when set, overrides the client's WithTeamID.
-	TeamID string
-	// TeamSlug, when set, overrides the client's WithTeamSlug.
-	TeamSlug string
+// BulkOptions tunes [Client.Bulk].
+type BulkOptions struct {
 	// Concurrency is the most requests in flight at once; 0 means DefaultBulkConcurrency.
 	Concurrency int
 	// Progress, when set, is called after each request ends. Calls never overlap, so it
@@ -40,26 +28,31 @@ type BulkDeleteRequest struct {
 type BulkProgress struct {
 	// Requests is the number of requests the purge is split into; RequestsDone have ended.
 	Requests, RequestsDone int
-	// Tags is the number of distinct tags; TagsPurged and TagsFailed so far.
-	Tags, TagsPurged, TagsFailed int
+	// Items is the number of distinct tags or source images; ItemsPurged and ItemsFailed so
+	// far.
+	Items, ItemsPurged, ItemsFailed int
+	// Pause, when not zero, is the wait every worker shares because the server rate-limited
+	// the purge; Progress is also called when such a pause begins.
+	Pause time.Duration
 }
 
-// BulkResult accounts for every distinct input tag exactly once: in Purged (its request
-// was answered 2xx), in one of Failed, or in NotAttempted (never sent, because an earlier
-// answer showed the rest would fail the same way or the context ended).
+// BulkResult accounts for every distinct item (tag or source image) exactly once: in Purged
+// (its request was answered 2xx), in one of Failed, or in NotAttempted (never sent, because
+// the input was invalid, an earlier answer showed the rest would fail the same way, or the
+// context ended).
 type BulkResult struct {
-	// Purged are the tags whose request was answered 2xx.
+	// Purged are the items whose request was answered 2xx.
 	Purged []string `json:"purged"`
-	// Failed are the requests that were sent and did not succeed, with their tags.
+	// Failed are the requests that were sent and did not succeed, with their items.
 	Failed []FailedBatch `json:"failed"`
-	// NotAttempted are the tags never sent.
+	// NotAttempted are the items never sent.
 	NotAttempted []string `json:"notAttempted"`
 }
 
 // FailedBatch is one request of a bulk purge that did not succeed.
 type FailedBatch struct {
-	// Tags are the tags that request carried.
-	Tags []string `json:"tags"`
+	// Items are the tags or source images that request carried.
+	Items []string `json:"items"`
 	// Status is the HTTP status, 0 when no answer came.
 	Status int `json:"status"`
 	// Code is the envelope's error code, empty when there was none.
@@ -70,16 +63,16 @@ type FailedBatch struct {
 	Err error `json:"-"`
 }
 
-// BulkError is returned, with the result, when a bulk purge did not purge every tag.
+// BulkError is returned, with the result, when a bulk purge did not purge every item.
 type BulkError struct {
-	// Failed and NotAttempted count tags, as in the result.
+	// Failed and NotAttempted count items, as in the result.
 	Failed, NotAttempted int
 	errs                 []error
 }
 
 // Error summarises the failure and gives the first request's error.
 func (e *BulkError) Error() string {
-	msg := fmt.Sprintf("edgecache: bulk purge incomplete: %d tags failed, %d not attempted", e.Failed, e.NotAttempted)
+	msg := fmt.Sprintf("edgecache: bulk purge incomplete: %d failed, %d not attempted", e.Failed, e.NotAttempted)
 	if len(e.errs) > 0 {
 		msg += ": " + e.errs[0].Error()
 	}
@@ -90,106 +83,126 @@ func (e *BulkError) Error() string {
 // errors.Is(err, ErrForbidden) holds when a request was refused.
 func (e *BulkError) Unwrap() []error { return e.errs }
 
-// DangerouslyDeleteByTagsBulk deletes any number of tags, split into requests of at most
-// MaxTagsPerRequest run with bounded concurrency. Every tag is validated before anything is
-// sent. Each request is a DangerouslyDeleteByTags call, with its retries.
+// Bulk is the bulk form of every operation: it purges any number of tags or source images,
+// given as one request of any of the four types whose Tags or SrcImages hold them all. Items
+// are trimmed; empty ones are dropped and duplicates sent once. They are split into requests
+// of at most 16 tags or 8 source images (see [Split]), every one validated before anything is
+// sent, and run with bounded concurrency; each is one call with its retries.
 //
-// After a 401, 403 or 404 no new request starts: the rest would fail the same way. The
-// result accounts for every distinct tag exactly once. When some tags were not purged the
-// error is a *BulkError, and the result is still returned.
+// After a 401, 403 or 404 no new request starts: the rest would fail the same way. The result
+// is never nil and accounts for every distinct item exactly once; when the input is invalid,
+// every item is NotAttempted and the error is the *ValidationError. When some items were not
+// purged otherwise, the error is a *BulkError.
 //
-// Every deleted tag sends the next request of each page under it to the origin; purging many
-// tags at once multiplies that cache stampede. Prefer a revalidation deadline for large sets.
-func (c *Client) DangerouslyDeleteByTagsBulk(ctx context.Context, req BulkDeleteRequest) (*BulkResult, error) {
-	calls, err := req.Requests()
-	if err != nil {
-		return nil, err
+// Deleting many tags at once multiplies the cache stampede of each: prefer invalidation, or a
+// revalidation deadline, for large sets.
+func (c *Client) Bulk(ctx context.Context, req Request, opts BulkOptions) (*BulkResult, error) {
+	items := distinct(req.operation().items())
+	batches, err := split(req, items)
+	if err == nil && opts.Concurrency < 0 {
+		err = invalidCount("Concurrency", "must not be negative", opts.Concurrency)
 	}
-	concurrency := req.Concurrency
+	if err != nil {
+		return &BulkResult{Purged: []string{}, Failed: []FailedBatch{}, NotAttempted: items}, err
+	}
+	concurrency := opts.Concurrency
 	if concurrency == 0 {
 		concurrency = DefaultBulkConcurrency
 	}
-	tagCount := 0
-	for _, call := range calls {
-		tagCount += len(call.Tags.list)
-	}
-	outcomes := make([]error, len(calls))
-	started := make([]bool, len(calls))
+	outcomes := make([]error, len(batches))
+	started := make([]bool, len(batches))
 	var (
 		next     atomic.Int64
 		halt     atomic.Bool
 		wg       sync.WaitGroup
-		progress = progressReporter{fn: req.Progress, state: BulkProgress{Requests: len(calls), Tags: tagCount}}
+		progress = progressReporter{fn: opts.Progress, state: BulkProgress{Requests: len(batches), Items: len(items)}}
 	)
-	for range min(concurrency, len(calls)) {
+	for range min(concurrency, len(batches)) {
 		wg.Go(func() {
 			for !halt.Load() && ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= len(calls) {
+				if i >= len(batches) {
 					return
 				}
 				started[i] = true
-				_, err := c.DangerouslyDeleteByTags(ctx, calls[i])
+				_, err := c.send(ctx, batches[i].req.operation())
 				outcomes[i] = err
 				if haltsBulk(err) {
 					halt.Store(true)
 				}
-				progress.report(len(calls[i].Tags.list), err == nil)
+				progress.report(len(batches[i].items), err == nil)
 			}
 		})
 	}
 	wg.Wait()
-	return account(calls, started, outcomes, ctx.Err())
+	return account(batches, started, outcomes, ctx.Err())
 }
 
-// Requests validates the purge and splits it into the requests DangerouslyDeleteByTagsBulk
-// would send, in order, without sending anything: for a dry run, or to drive the calls
-// yourself.
-func (req BulkDeleteRequest) Requests() ([]DeleteByTagsRequest, error) {
-	tags, err := normalizeTags(req.Tags)
-	if err != nil {
-		return nil, err
+// Split validates req and splits its tags or source images, trimmed and de-duplicated, into
+// the requests [Client.Bulk] would send, in order, without sending anything: for a dry run, or
+// to drive the calls yourself. A *ValidationError indexes the items as de-duplicated.
+func Split(req Request) ([]Request, error) {
+	batches, err := split(req, distinct(req.operation().items()))
+	out := make([]Request, len(batches))
+	for i, b := range batches {
+		out[i] = b.req
 	}
-	if req.Concurrency < 0 {
-		return nil, invalidCount("Concurrency", "must not be negative", req.Concurrency)
+	return out, err
+}
+
+// batch is one request of a bulk purge and the items it carries.
+type batch struct {
+	req   Request
+	items []string
+}
+
+func split(req Request, items []string) ([]batch, error) {
+	op := req.operation()
+	if len(items) == 0 {
+		return nil, op.withItems(nil).operation().validate(0)
 	}
-	calls := make([]DeleteByTagsRequest, 0, (len(tags)+MaxTagsPerRequest-1)/MaxTagsPerRequest)
-	for len(tags) > 0 {
-		n := min(MaxTagsPerRequest, len(tags))
-		calls = append(calls, DeleteByTagsRequest{
-			ProjectIDOrName:             req.ProjectIDOrName,
-			Tags:                        Tags{list: tags[:n:n], form: tagsList},
-			Target:                      req.Target,
-			RevalidationDeadlineSeconds: req.RevalidationDeadlineSeconds,
-			TeamID:                      req.TeamID,
-			TeamSlug:                    req.TeamSlug,
-		})
-		tags = tags[n:]
+	batches := make([]batch, 0, (len(items)+op.batchSize-1)/op.batchSize)
+	for start := 0; start < len(items); start += op.batchSize {
+		end := min(start+op.batchSize, len(items))
+		chunk := items[start:end:end]
+		b := batch{req: op.withItems(chunk), items: chunk}
+		if err := b.req.operation().validate(start); err != nil {
+			return nil, err
+		}
+		batches = append(batches, b)
 	}
-	// Every call shares the same project, target and deadline, so checking the first
-	// checks them all; the tags were checked one by one above.
-	if err := calls[0].Validate(); err != nil {
-		return nil, err
+	return batches, nil
+}
+
+// distinct trims each item and drops empty ones and duplicates, keeping first-seen order.
+func distinct(in []string) []string {
+	out := make([]string, 0, len(in))
+	seen := make(map[string]struct{}, len(in))
+	for _, item := range in {
+		item = strings.TrimSpace(item)
+		if _, dup := seen[item]; !dup && item != "" {
+			seen[item] = struct{}{}
+			out = append(out, item)
+		}
 	}
-	return calls, nil
+	return out
 }
 
 // account builds the result from each batch's outcome. ctxErr is the context's error when
 // the workers stopped, so that a purge cut short by its context matches it with errors.Is.
-func account(calls []DeleteByTagsRequest, started []bool, outcomes []error, ctxErr error) (*BulkResult, error) {
+func account(batches []batch, started []bool, outcomes []error, ctxErr error) (*BulkResult, error) {
 	res := &BulkResult{Purged: []string{}, Failed: []FailedBatch{}, NotAttempted: []string{}}
 	var bulkErr BulkError
-	for i, call := range calls {
-		batch := call.Tags.list
+	for i, b := range batches {
 		switch {
 		case !started[i]:
-			res.NotAttempted = append(res.NotAttempted, batch...)
-			bulkErr.NotAttempted += len(batch)
+			res.NotAttempted = append(res.NotAttempted, b.items...)
+			bulkErr.NotAttempted += len(b.items)
 		case outcomes[i] == nil:
-			res.Purged = append(res.Purged, batch...)
+			res.Purged = append(res.Purged, b.items...)
 		default:
-			res.Failed = append(res.Failed, failedBatch(batch, outcomes[i]))
-			bulkErr.Failed += len(batch)
+			res.Failed = append(res.Failed, failedBatch(b.items, outcomes[i]))
+			bulkErr.Failed += len(b.items)
 			bulkErr.errs = append(bulkErr.errs, outcomes[i])
 		}
 	}
@@ -205,8 +218,8 @@ func account(calls []DeleteByTagsRequest, started []bool, outcomes []error, ctxE
 	return res, &bulkErr
 }
 
-func failedBatch(tags []string, err error) FailedBatch {
-	fb := FailedBatch{Tags: tags, Message: err.Error(), Err: err}
+func failedBatch(items []string, err error) FailedBatch {
+	fb := FailedBatch{Items: items, Message: err.Error(), Err: err}
 	if apiErr, ok := errors.AsType[*APIError](err); ok {
 		fb.Status, fb.Code, fb.Message = apiErr.StatusCode, apiErr.Code, apiErr.Message
 		if fb.Message == "" {
@@ -218,32 +231,8 @@ func failedBatch(tags []string, err error) FailedBatch {
 
 // haltsBulk reports whether an error means every other request would fail the same way.
 func haltsBulk(err error) bool {
-	return errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrForbidden) || errors.Is(err, ErrNotFound)
-}
-
-// normalizeTags trims each tag, drops empty ones and duplicates (keeping first-seen order),
-// and checks the rest, naming a bad tag by its index in the input.
-func normalizeTags(in []string) ([]string, error) {
-	out := make([]string, 0, len(in))
-	seen := make(map[string]struct{}, len(in))
-	for i, tag := range in {
-		tag = strings.TrimSpace(tag)
-		if tag == "" {
-			continue
-		}
-		if _, dup := seen[tag]; dup {
-			continue
-		}
-		if err := validateTag(tag, i); err != nil {
-			return nil, err
-		}
-		seen[tag] = struct{}{}
-		out = append(out, tag)
-	}
-	if len(out) == 0 {
-		return nil, invalidCount("tags", "must hold at least 1 non-empty tag", 0)
-	}
-	return out, nil
+	return errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrForbidden) || errors.Is(err, ErrNotFound) ||
+		errors.Is(err, ErrPaymentRequired)
 }
 
 // progressReporter serialises progress callbacks from the workers.
@@ -253,7 +242,7 @@ type progressReporter struct {
 	state BulkProgress
 }
 
-func (p *progressReporter) report(tags int, ok bool) {
+func (p *progressReporter) report(items int, ok bool) {
 	if p.fn == nil {
 		return
 	}
@@ -261,9 +250,9 @@ func (p *progressReporter) report(tags int, ok bool) {
 	defer p.mu.Unlock()
 	p.state.RequestsDone++
 	if ok {
-		p.state.TagsPurged += tags
+		p.state.ItemsPurged += items
 	} else {
-		p.state.TagsFailed += tags
+		p.state.ItemsFailed += items
 	}
 	p.fn(p.state)
 }

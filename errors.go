@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -25,6 +25,9 @@ var (
 	ErrForbidden = errors.New("edgecache: forbidden")
 	// ErrNotFound matches a 404 answer: no such project or team.
 	ErrNotFound = errors.New("edgecache: not found")
+	// ErrPaymentRequired matches a 402 answer, which the source-image operations declare:
+	// the team's plan does not cover the call.
+	ErrPaymentRequired = errors.New("edgecache: payment required")
 	// ErrGone matches a 410 answer.
 	ErrGone = errors.New("edgecache: gone")
 	// ErrRateLimited matches a 429 answer.
@@ -37,7 +40,7 @@ var (
 // bound against a misbehaving server or proxy.
 const maxErrorBody = 1 << 20
 
-// APIError is a non-2xx answer from the endpoint.
+// APIError is a non-2xx answer from the API.
 type APIError struct {
 	// StatusCode is the HTTP status.
 	StatusCode int
@@ -99,6 +102,8 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode == http.StatusBadRequest
 	case ErrUnauthorized:
 		return e.StatusCode == http.StatusUnauthorized
+	case ErrPaymentRequired:
+		return e.StatusCode == http.StatusPaymentRequired
 	case ErrForbidden:
 		return e.StatusCode == http.StatusForbidden
 	case ErrNotFound:
@@ -158,41 +163,28 @@ func excerpt(s string, n int) string {
 	return string(r[:n]) + "…"
 }
 
-// parseRetryAfter reads the wait a server asks for: retry-after-ms first (finer grained),
-// then Retry-After as delta-seconds or an HTTP-date. It returns 0 when there is none or it
-// cannot be read.
-func parseRetryAfter(h http.Header, now time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After-Ms")); v != "" {
-		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
-			// Clamped before the conversion: a float beyond int64 (1e300, Inf) would
-			// otherwise convert to a negative duration.
-			if ms >= float64(maxRetryAfterHeader/time.Millisecond) {
-				return maxRetryAfterHeader
-			}
-			return time.Duration(ms * float64(time.Millisecond))
-		}
+// checkResponse turns an answer into a *Result (2xx) or an *APIError (anything else), the one
+// place where every operation's answers are read.
+func (c *Client) checkResponse(resp *http.Response) (*Result, error) {
+	requestID := resp.Header.Get(requestIDHeader)
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		// Drained so the connection can be reused; a 200 carries {} at most.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		return &Result{StatusCode: resp.StatusCode, RequestID: requestID}, nil
 	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
+	apiErr := &APIError{
+		StatusCode: resp.StatusCode,
+		RequestID:  requestID,
+		RetryAfter: parseRetryAfter(resp.Header, c.now()),
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(maxRetryAfterHeader/time.Second) {
-			return maxRetryAfterHeader
-		}
-		return time.Duration(secs) * time.Second
+	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	parseErrorBody(apiErr, data)
+	if readErr != nil && apiErr.Message == "" {
+		apiErr.Message = "reading the error body: " + readErr.Error()
 	}
-	if at, err := http.ParseTime(v); err == nil {
-		if d := at.Sub(now); d > 0 {
-			return min(d, maxRetryAfterHeader)
-		}
-	}
-	return 0
+	// A proxy or a misbehaving server may echo the request back; the token must not travel
+	// on in an error text or a log line.
+	apiErr.Code = strings.ReplaceAll(apiErr.Code, c.token, redacted)
+	apiErr.Message = strings.ReplaceAll(apiErr.Message, c.token, redacted)
+	return nil, apiErr
 }
-
-// maxRetryAfterHeader clamps absurd Retry-After and retry-after-ms values, in every form, so
-// the duration cannot overflow.
-const maxRetryAfterHeader = 365 * 24 * time.Hour

@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
-
-	"github.com/vercelkit/edgecache/api"
 )
 
 // RetryPolicy says when and how long a Client waits before repeating a request.
@@ -93,54 +93,60 @@ func isRetryableStatus(status int) bool {
 	return false
 }
 
-// sendWithRetry makes attempts until one succeeds, one fails in a way a retry cannot mend,
-// the policy runs out, or ctx ends. The body is re-encoded by the generated client on each
-// attempt, so no attempt sees a drained reader.
-func (c *Client) sendWithRetry(ctx context.Context, params *api.DangerouslyDeleteByTagsParams, body *api.DangerouslyDeleteByTagsJSONRequestBody) (*Result, error) {
-	policy := c.retry
-	for attempt := 1; ; attempt++ {
-		res, apiErr, err := c.send(ctx, params, body)
-		if res != nil {
-			res.Attempts = attempt
+// retryLoop makes attempts until one succeeds, one fails in a way a retry cannot mend, the
+// policy runs out, or ctx ends. attempt returns a *Result, an *APIError or a *TransportError.
+func (c *Client) retryLoop(ctx context.Context, attempt func(context.Context) (*Result, error)) (*Result, error) {
+	for n := 1; ; n++ {
+		res, err := attempt(ctx)
+		if err == nil {
+			res.Attempts = n
 			return res, nil
 		}
-		var lastErr error
-		retryable := false
-		wait := time.Duration(0)
-		if apiErr != nil {
-			apiErr.Attempts = attempt
-			lastErr = apiErr
-			retryable = isRetryableStatus(apiErr.StatusCode)
-			wait = apiErr.RetryAfter
-		} else {
-			lastErr = &TransportError{Attempts: attempt, Err: err}
-			// An error caused by the caller's own context is not the server's fault. Any other
-			// is retried, the HTTP client's own per-attempt Timeout included: its error also
-			// matches context.DeadlineExceeded, so the error itself cannot tell them apart.
-			retryable = ctx.Err() == nil
+		wait, ok := c.retryWait(ctx, n, err)
+		if !ok {
+			return nil, err
 		}
-		if !retryable || attempt >= policy.MaxAttempts {
-			return nil, lastErr
-		}
-		if wait > policy.MaxRetryAfter {
-			c.logger.LogAttrs(ctx, slog.LevelWarn, "edgecache: server asked for a longer wait than the retry policy allows; not retrying",
-				slog.Duration("retry_after", wait), slog.Duration("max_retry_after", policy.MaxRetryAfter))
-			return nil, lastErr
-		}
-		if wait == 0 {
-			wait = policy.backoff(attempt)
-		}
-		if deadline, ok := ctx.Deadline(); ok && c.now().Add(wait).After(deadline) {
-			c.logger.LogAttrs(ctx, slog.LevelWarn, "edgecache: next retry would pass the context deadline; not retrying",
-				slog.Duration("wait", wait))
-			return nil, lastErr
-		}
-		c.logger.LogAttrs(ctx, slog.LevelInfo, "edgecache: retrying",
-			slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("error", lastErr.Error()))
-		if err := c.sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("edgecache: %w while waiting to retry: %w", err, lastErr)
+		c.logger.LogAttrs(ctx, slog.LevelDebug, "edgecache: retrying",
+			slog.Int("attempt", n), slog.Duration("wait", wait), slog.String("error", err.Error()))
+		if sleepErr := c.sleep(ctx, wait); sleepErr != nil {
+			return nil, fmt.Errorf("edgecache: %w while waiting to retry: %w", sleepErr, err)
 		}
 	}
+}
+
+// retryWait records the attempt count on err and says how long to wait before attempt n+1,
+// or that there is to be none.
+func (c *Client) retryWait(ctx context.Context, n int, err error) (time.Duration, bool) {
+	var wait time.Duration
+	retryable := false
+	switch e := err.(type) {
+	case *APIError:
+		e.Attempts = n
+		retryable, wait = e.Temporary(), e.RetryAfter
+	case *TransportError:
+		e.Attempts = n
+		// An error caused by the caller's own context is not the server's fault. Any other is
+		// retried, the HTTP client's own per-attempt Timeout included: its error also matches
+		// context.DeadlineExceeded, so the error itself cannot tell them apart.
+		retryable = ctx.Err() == nil
+	}
+	if !retryable || n >= c.retry.MaxAttempts {
+		return 0, false
+	}
+	if wait > c.retry.MaxRetryAfter {
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "edgecache: server asked for a longer wait than the retry policy allows; not retrying",
+			slog.Duration("retry_after", wait), slog.Duration("max_retry_after", c.retry.MaxRetryAfter))
+		return 0, false
+	}
+	if wait == 0 {
+		wait = c.retry.backoff(n)
+	}
+	if deadline, ok := ctx.Deadline(); ok && c.now().Add(wait).After(deadline) {
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "edgecache: next retry would pass the context deadline; not retrying",
+			slog.Duration("wait", wait))
+		return 0, false
+	}
+	return wait, true
 }
 
 // TransportError is a request that got no HTTP answer (a refused or reset connection, a
@@ -175,3 +181,42 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// parseRetryAfter reads the wait a server asks for: retry-after-ms first (finer grained),
+// then Retry-After as delta-seconds or an HTTP-date. It returns 0 when there is none or it
+// cannot be read.
+func parseRetryAfter(h http.Header, now time.Time) time.Duration {
+	if v := strings.TrimSpace(h.Get("Retry-After-Ms")); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
+			// Clamped before the conversion: a float beyond int64 (1e300, Inf) would
+			// otherwise convert to a negative duration.
+			if ms >= float64(maxRetryAfterHeader/time.Millisecond) {
+				return maxRetryAfterHeader
+			}
+			return time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(maxRetryAfterHeader/time.Second) {
+			return maxRetryAfterHeader
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		if d := at.Sub(now); d > 0 {
+			return min(d, maxRetryAfterHeader)
+		}
+	}
+	return 0
+}
+
+// maxRetryAfterHeader clamps absurd Retry-After and retry-after-ms values, in every form, so
+// the duration cannot overflow.
+const maxRetryAfterHeader = 365 * 24 * time.Hour

@@ -1,10 +1,9 @@
 package edgecache
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"strings"
+
+	"github.com/vercelkit/edgecache/api"
 )
 
 // tagsForm records which arm of the spec's `tags` oneOf a Tags value holds. The zero form is
@@ -28,7 +27,7 @@ type Tags struct {
 
 // TagList returns the array form of tags. The slice is copied, so the caller may reuse it.
 func TagList(tags ...string) Tags {
-	return Tags{list: append([]string(nil), tags...), form: tagsList}
+	return Tags{list: append([]string{}, tags...), form: tagsList}
 }
 
 // TagString returns the string form of tags: one string in which commas separate tags, as
@@ -51,9 +50,8 @@ func (t Tags) Values() []string {
 		return append([]string(nil), t.list...)
 	case tagsString:
 		return strings.Split(t.str, ",")
-	default:
-		return nil
 	}
+	return nil
 }
 
 // String returns the tags joined by commas, the way Vercel's CLI and headers write them.
@@ -64,77 +62,15 @@ func (t Tags) String() string {
 	return strings.Join(t.list, ",")
 }
 
-// errZeroTags is returned when a zero Tags would otherwise be encoded as null.
-var errZeroTags = errors.New("edgecache: Tags is unset: use TagList or TagString")
-
-// MarshalJSON encodes the array form as a JSON array and the string form as a JSON string.
-// An empty list is [], never null.
-func (t Tags) MarshalJSON() ([]byte, error) {
-	if t.form == tagsList && t.list == nil {
-		return []byte("[]"), nil
+// union is t as the generated oneOf, filled by its generated From* methods. Their only error
+// is json.Marshal's, which a string or a list of strings cannot produce. Both tag operations'
+// unions are this same struct, so InvalidateByTags converts it.
+func (t Tags) union() api.DangerouslyDeleteByTagsJSONBody_Tags {
+	var u api.DangerouslyDeleteByTagsJSONBody_Tags
+	if t.form == tagsString {
+		_ = u.FromDangerouslyDeleteByTagsJSONBodyTags1(t.str)
+	} else {
+		_ = u.FromDangerouslyDeleteByTagsJSONBodyTags0(t.list)
 	}
-	return t.appendJSON(nil)
-}
-
-// appendJSON appends to dst the JSON that json.Marshal makes of the list or of the string,
-// byte for byte (so a nil list is null, as the generated union's From* methods store it,
-// where MarshalJSON writes []), without boxing the value. The zero value is an error.
-func (t Tags) appendJSON(dst []byte) ([]byte, error) {
-	var err error
-	switch t.form {
-	case tagsList:
-		if t.list == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, tag := range t.list {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, err = appendString(dst, tag); err != nil {
-				return nil, err
-			}
-		}
-		return append(dst, ']'), nil
-	case tagsString:
-		return appendString(dst, t.str)
-	default:
-		return nil, errZeroTags
-	}
-}
-
-// appendString appends s as json.Marshal encodes a string: directly when every byte is
-// printable ASCII that needs no escaping (json.Marshal escapes ", \, <, > and &, and
-// replaces invalid UTF-8), through json.Marshal otherwise.
-func appendString(dst []byte, s string) ([]byte, error) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, err := json.Marshal(s)
-			return append(dst, b...), err
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"'), nil
-}
-
-// UnmarshalJSON decodes either arm of the union; anything else, null included, is an error.
-func (t *Tags) UnmarshalJSON(data []byte) error {
-	if string(bytes.TrimSpace(data)) == "null" {
-		return errors.New("edgecache: tags must be an array of strings or a string, not null")
-	}
-	var list []string
-	if err := json.Unmarshal(data, &list); err == nil {
-		if list == nil {
-			list = []string{}
-		}
-		*t = Tags{list: list, form: tagsList}
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(data, &s); err == nil {
-		*t = Tags{str: s, form: tagsString}
-		return nil
-	}
-	return errors.New("edgecache: tags must be an array of strings or a string")
+	return u
 }

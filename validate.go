@@ -4,34 +4,40 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
-// The schema's limits for one request. The guard test in wrapper_test.go reads the same
-// numbers from openapi.yaml and fails when they differ, so a spec change cannot slip past.
+// The schema's limits. The guard test in wrapper_test.go reads every limit of every operation
+// from openapi.yaml and fails when one differs from these, so a spec change cannot slip past.
 const (
-	// MaxTagsPerRequest is the spec's maxItems for the array form of tags. Larger sets go
-	// through [Client.DangerouslyDeleteByTagsBulk], which splits them.
+	// MaxTagsPerRequest is the spec's maxItems for the array form of tags. [Client.Bulk]
+	// splits larger sets.
 	MaxTagsPerRequest = 16
 	// MaxTagLength is the spec's maxLength for one tag, in characters.
 	MaxTagLength = 256
 	// MaxTagStringLength is the spec's maxLength for the string form of tags, in characters.
 	MaxTagStringLength = 8196
-	// minTagsPerRequest is the spec's minItems for the array form.
-	minTagsPerRequest = 1
-	// minRevalidationDeadline is the spec's minimum for revalidationDeadlineSeconds.
-	minRevalidationDeadline = 0
+	// MaxSrcImagesPerRequest is the spec's maxItems for srcImages. [Client.Bulk] splits
+	// larger sets.
+	MaxSrcImagesPerRequest = 8
+	// MaxRevalidationDeadlineSeconds is the spec's maximum for revalidationDeadlineSeconds:
+	// one year.
+	MaxRevalidationDeadlineSeconds = 31536000
+
+	minItemsPerRequest      = 1 // minItems of tags and srcImages
+	minRevalidationDeadline = 0 // minimum of revalidationDeadlineSeconds
 )
 
 // ValidationError says which field of a request broke which rule, with the offending value
 // (shortened). It matches [ErrInvalidRequest] with errors.Is. A request that fails
 // validation is never sent.
 type ValidationError struct {
-	// Field is the spec's name for the field, with an index for one tag: "tags[3]".
+	// Field is the spec's name for the field, with an index for one item: "tags[3]".
 	Field string
 	// Rule is the rule that was broken, in words: "must be at most 256 characters".
 	Rule string
-	// Value is the offending value, shortened to keep messages readable.
+	// Value is the offending value, quoted and shortened, or a count.
 	Value string
 }
 
@@ -58,96 +64,137 @@ func invalidCount(field, rule string, n int) error {
 	return &ValidationError{Field: field, Rule: rule, Value: strconv.Itoa(n)}
 }
 
-// Validate checks r against every constraint of the vendored schema, and against the
-// client's stricter rules, without sending anything:
+// Validate checks r against its operation's schema and the stricter rules; see
+// [DeleteByTagsRequest.Validate].
+func (r InvalidateByTagsRequest) Validate() error { return r.operation().validate(0) }
+
+// Validate checks r against every constraint of the spec, and against the client's stricter
+// rules, without sending anything:
 //
 //   - the spec's: 1 to 16 tags in the array form, at most 256 characters each, at most 8196
-//     characters in the string form, target "production" or "preview", deadline ≥ 0;
+//     characters in the string form, target "production" or "preview", a deadline from 0 to
+//     31536000 (one year);
 //   - stricter: a project is named (the spec requires the parameter but allows ""); no tag in
 //     the array form holds a comma (Vercel splits tags on commas, so "a,b" would purge a and
 //     b); no tag is empty; every tag is valid UTF-8 (encoding/json would silently replace a
-//     bad byte, purging a different tag than the one named); and the string form, read as
-//     Vercel reads it, obeys the array form's limits (1 to 16 tags of at most 256 characters).
+//     bad byte, purging another tag than the one named) and holds no control or invisible
+//     format character (such as U+200B or U+FEFF), which no cache tag header can carry; and
+//     the string form, read as Vercel reads it, obeys the array form's limits.
 //
 // The error is a *ValidationError.
-func (r DeleteByTagsRequest) Validate() error {
-	if strings.TrimSpace(r.ProjectIDOrName) == "" {
-		return invalid("projectIdOrName", "is required", r.ProjectIDOrName)
-	}
-	if err := validateTags(r.Tags); err != nil {
-		return err
-	}
-	if err := r.Target.validate(); err != nil {
-		return err
-	}
-	if d := r.RevalidationDeadlineSeconds; d != nil && *d < minRevalidationDeadline {
-		return &ValidationError{Field: "revalidationDeadlineSeconds", Rule: "must be at least 0", Value: strconv.Itoa(*d)}
+func (r DeleteByTagsRequest) Validate() error { return r.operation().validate(0) }
+
+// Validate checks r: a named project and 1 to 8 source images, each non-empty, valid UTF-8
+// and free of control and invisible format characters. Commas are allowed. The error is a
+// *ValidationError.
+func (r InvalidateBySrcImagesRequest) Validate() error { return r.operation().validate(0) }
+
+// Validate checks r as [InvalidateBySrcImagesRequest.Validate] does, and the deadline as
+// [DeleteByTagsRequest.Validate] does.
+func (r DeleteBySrcImagesRequest) Validate() error { return r.operation().validate(0) }
+
+// firstError returns the first non-nil error.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func validateTags(t Tags) error {
+func validateProject(project string) error {
+	if strings.TrimSpace(project) == "" {
+		return invalid("projectIdOrName", "is required", project)
+	}
+	return nil
+}
+
+func validateDeadline(d *int) error {
+	if d != nil && (*d < minRevalidationDeadline || *d > MaxRevalidationDeadlineSeconds) {
+		return invalidCount("revalidationDeadlineSeconds",
+			fmt.Sprintf("must be from %d to %d seconds", minRevalidationDeadline, MaxRevalidationDeadlineSeconds), *d)
+	}
+	return nil
+}
+
+// validateTags checks either form; offset is added to item indexes in messages, for the
+// requests of a bulk purge.
+func validateTags(t Tags, offset int) error {
 	switch t.form {
 	case tagsList:
-		if len(t.list) < minTagsPerRequest {
-			return invalidCount("tags", "must hold at least 1 tag", len(t.list))
-		}
-		if len(t.list) > MaxTagsPerRequest {
-			return invalidCount("tags", fmt.Sprintf("must hold at most %d tags (use DangerouslyDeleteByTagsBulk for more)", MaxTagsPerRequest), len(t.list))
+		if err := validateCount("tags", len(t.list), MaxTagsPerRequest); err != nil {
+			return err
 		}
 		for i, tag := range t.list {
-			if err := validateTag(tag, i); err != nil {
+			if err := validateItem("tags", offset+i, tag, MaxTagLength); err != nil {
 				return err
+			}
+			if strings.Contains(tag, ",") {
+				return invalid(itemField("tags", offset+i), "must not contain a comma (Vercel would read it as several tags)", tag)
 			}
 		}
 		return nil
 	case tagsString:
-		if n := utf8.RuneCountInString(t.str); n > MaxTagStringLength {
+		if utf8.RuneCountInString(t.str) > MaxTagStringLength {
 			return invalid("tags", fmt.Sprintf("must be at most %d characters", MaxTagStringLength), t.str)
 		}
-		count := 0
-		for rest := t.str; ; {
-			tag, tail, more := strings.Cut(rest, ",")
-			if tag == "" {
-				return invalid("tags", "must not hold an empty tag (check for a stray comma)", t.str)
-			}
-			if !utf8.ValidString(tag) {
-				return invalid(fmt.Sprintf("tags[%d]", count), "must be valid UTF-8", tag)
-			}
-			if utf8.RuneCountInString(tag) > MaxTagLength {
-				return invalid(fmt.Sprintf("tags[%d]", count), fmt.Sprintf("must be at most %d characters", MaxTagLength), tag)
-			}
-			count++
-			if !more {
-				break
-			}
-			rest = tail
+		tags := strings.Split(t.str, ",")
+		if len(tags) > MaxTagsPerRequest {
+			return invalidCount("tags", fmt.Sprintf("must hold at most %d comma-separated tags", MaxTagsPerRequest), len(tags))
 		}
-		if count > MaxTagsPerRequest {
-			return invalidCount("tags", fmt.Sprintf("must hold at most %d comma-separated tags", MaxTagsPerRequest), count)
+		for i, tag := range tags {
+			if err := validateItem("tags", offset+i, tag, MaxTagLength); err != nil {
+				return err
+			}
 		}
 		return nil
-	default:
-		return invalid("tags", "is required (use TagList or TagString)", "")
 	}
+	return invalid("tags", "is required (use TagList or TagString)", "")
 }
 
-// validateTag checks one tag of the array form; index is its position, for the message.
-func validateTag(tag string, index int) error {
-	switch {
-	case tag == "":
-		return invalid(tagField(index), "must not be empty", tag)
-	case utf8.RuneCountInString(tag) > MaxTagLength:
-		return invalid(tagField(index), fmt.Sprintf("must be at most %d characters", MaxTagLength), tag)
-	case strings.Contains(tag, ","):
-		return invalid(tagField(index), "must not contain a comma (Vercel would read it as several tags)", tag)
-	case !utf8.ValidString(tag):
-		return invalid(tagField(index), "must be valid UTF-8", tag)
+func validateSrcImages(images []string, offset int) error {
+	if err := validateCount("srcImages", len(images), MaxSrcImagesPerRequest); err != nil {
+		return err
+	}
+	for i, image := range images {
+		if err := validateItem("srcImages", offset+i, image, 0); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func tagField(i int) string { return "tags[" + strconv.Itoa(i) + "]" }
+func validateCount(field string, n, most int) error {
+	switch {
+	case n < minItemsPerRequest:
+		return invalidCount(field, fmt.Sprintf("must hold at least %d item", minItemsPerRequest), n)
+	case n > most:
+		return invalidCount(field, fmt.Sprintf("must hold at most %d items (Client.Bulk splits larger sets)", most), n)
+	}
+	return nil
+}
+
+// validateItem checks one tag or source image; maxLength 0 means no limit.
+func validateItem(field string, index int, s string, maxLength int) error {
+	switch {
+	case s == "":
+		return invalid(itemField(field, index), "must not be empty", s)
+	case !utf8.ValidString(s):
+		return invalid(itemField(field, index), "must be valid UTF-8", s)
+	case maxLength > 0 && utf8.RuneCountInString(s) > maxLength:
+		return invalid(itemField(field, index), fmt.Sprintf("must be at most %d characters", maxLength), s)
+	case strings.IndexFunc(s, isInvisible) >= 0:
+		return invalid(itemField(field, index), "must not contain control or invisible format characters", s)
+	}
+	return nil
+}
+
+// isInvisible reports control characters and format characters (Unicode Cf: zero-width
+// spaces, byte-order marks, direction marks): nobody means to purge a tag that holds one.
+func isInvisible(r rune) bool { return unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) }
+
+func itemField(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
 
 // validate checks the target against the spec's enum; empty means "omit" (all environments).
 func (t Target) validate() error {

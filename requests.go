@@ -1,0 +1,90 @@
+package edgecache
+
+// Target is the environment a tag purge applies to. The zero value omits the field, which
+// applies the purge to all environments. The source-image operations take no target.
+type Target string
+
+// The spec's target enum.
+const (
+	TargetProduction Target = "production"
+	TargetPreview    Target = "preview"
+)
+
+// Request is a request of any of the four operations: [InvalidateByTagsRequest],
+// [DeleteByTagsRequest], [InvalidateBySrcImagesRequest] or [DeleteBySrcImagesRequest].
+// [Client.Bulk], [Client.Prepare] and [Split] take any of them. Only this package
+// implements it.
+type Request interface {
+	// Validate checks the request against its operation's schema and the client's stricter
+	// rules; see [ValidationError].
+	Validate() error
+	operation() operation
+}
+
+// InvalidateByTagsRequest marks tags as stale: the next request for each page under them is
+// served stale content while the page is revalidated in the background. This is the safe way
+// to purge and the one to prefer.
+type InvalidateByTagsRequest struct {
+	ProjectIDOrName string // the project's id ("prj_…") or name; required
+	// Tags to invalidate: [TagList] or [TagString]. Required; 1 to 16 tags.
+	Tags Tags
+	// Target limits the purge to one environment; empty means all environments.
+	Target Target
+	// TeamID and TeamSlug, when set, override the client's [WithTeamID] and [WithTeamSlug].
+	TeamID, TeamSlug string
+}
+
+// DeleteByTagsRequest marks tags as deleted: the next request for each page under them is
+// revalidated in the foreground, at the origin, which for many pages is a cache stampede.
+// Prefer [InvalidateByTagsRequest] unless the origin content is gone.
+type DeleteByTagsRequest struct {
+	ProjectIDOrName string // the project's id ("prj_…") or name; required
+	// Tags to delete: [TagList] or [TagString]. Required; 1 to 16 tags.
+	Tags Tags
+	// Target limits the purge to one environment; empty means all environments.
+	Target Target
+	// RevalidationDeadlineSeconds, when set, keeps serving stale content (revalidating in the
+	// background) for that many seconds, at most a year, before the entries are deleted. Nil
+	// omits the field (Vercel's default, 0: deleted at once); Ptr(0) sends 0. See [Ptr].
+	RevalidationDeadlineSeconds *int
+	// TeamID and TeamSlug, when set, override the client's [WithTeamID] and [WithTeamSlug].
+	TeamID, TeamSlug string
+}
+
+// InvalidateBySrcImagesRequest marks source images as stale: their transformed images are
+// revalidated in the background on their next request.
+type InvalidateBySrcImagesRequest struct {
+	ProjectIDOrName string // the project's id ("prj_…") or name; required
+	// SrcImages are the source images, such as "/images/hero.png". Required; 1 to 8. A comma
+	// is part of an image's name, never a separator.
+	SrcImages []string
+	// TeamID and TeamSlug, when set, override the client's [WithTeamID] and [WithTeamSlug].
+	TeamID, TeamSlug string
+}
+
+// DeleteBySrcImagesRequest marks source images as deleted: every cache entry derived from them
+// is revalidated in the foreground on its next request. Prefer
+// [InvalidateBySrcImagesRequest] unless the images are gone.
+type DeleteBySrcImagesRequest struct {
+	ProjectIDOrName string // the project's id ("prj_…") or name; required
+	// SrcImages are the source images. Required; 1 to 8. Never split on commas.
+	SrcImages []string
+	// RevalidationDeadlineSeconds is as in [DeleteByTagsRequest].
+	RevalidationDeadlineSeconds *int
+	// TeamID and TeamSlug, when set, override the client's [WithTeamID] and [WithTeamSlug].
+	TeamID, TeamSlug string
+}
+
+// Result is a 2xx answer. It proves Vercel accepted the request, not that any cache entry
+// carried the tags or images: an unknown tag is also accepted.
+type Result struct {
+	// StatusCode is the HTTP status (200).
+	StatusCode int
+	// RequestID is the x-vercel-id header, when present.
+	RequestID string
+	// Attempts is how many requests were made, retries included.
+	Attempts int
+}
+
+// Ptr returns a pointer to v, for optional fields such as RevalidationDeadlineSeconds.
+func Ptr[T any](v T) *T { return &v }
