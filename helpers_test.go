@@ -4,10 +4,13 @@ package edgecache_test
 // one token, one project, an injectable clock, and one valid request of every operation.
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync/atomic"
 	"sync"
 	"testing"
 	"time"
@@ -58,18 +61,87 @@ func newHTTPServer(t testing.TB, h http.Handler) *httptest.Server {
 	return s
 }
 
-// clientOf returns a client of an httptest server s, with a transport closed at the end of the
-// test so that goleak sees no connection goroutine left behind.
+// clientOf returns a client of an httptest server s; see clientFor.
 func clientOf(t testing.TB, s *httptest.Server, opts ...edgecache.Option) *edgecache.Client {
 	t.Helper()
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	all := append([]edgecache.Option{edgecache.WithBaseURL(s.URL), edgecache.WithHTTPClient(&http.Client{Transport: tr})}, opts...)
+	return clientFor(t, s.URL, opts...)
+}
+
+// seenRequest is one request as it reached a server, faulted ones included.
+type seenRequest struct {
+	Method, Host, Path, RawQuery string
+	Header                       http.Header
+	Body                         []byte
+}
+
+// rawRecorder records every request before passing it on.
+type rawRecorder struct {
+	next http.Handler
+
+	mu   sync.Mutex
+	seen []seenRequest
+}
+
+func (r *rawRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	_ = req.Body.Close()
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	r.mu.Lock()
+	r.seen = append(r.seen, seenRequest{
+		Method: req.Method, Host: req.Host, Path: req.URL.Path, RawQuery: req.URL.RawQuery,
+		Header: req.Header.Clone(), Body: body,
+	})
+	r.mu.Unlock()
+	r.next.ServeHTTP(w, req)
+}
+
+func (r *rawRecorder) Seen() []seenRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.seen)
+}
+
+// fakeBehind serves the fake behind a recorder and an optional wrapper (for headers the
+// fake cannot inject, such as retry-after-ms) on 127.0.0.1. It returns the fake (for
+// FailNext), the recorder and the server's URL. Latency faults must not be used: only
+// edgecachetest.Server.Close can end them early.
+func fakeBehind(t testing.TB, wrap func(http.Handler) http.Handler, opts ...edgecachetest.Option) (*edgecachetest.Handler, *rawRecorder, string) {
+	t.Helper()
+	fake := edgecachetest.NewHandler(append([]edgecachetest.Option{edgecachetest.WithTokens(testToken)}, opts...)...)
+	var h http.Handler = fake
+	if wrap != nil {
+		h = wrap(fake)
+	}
+	rec := &rawRecorder{next: h}
+	return fake, rec, newHTTPServer(t, rec).URL
+}
+
+// clientFor returns a client of the server at baseURL, on a transport of its own.
+func clientFor(t testing.TB, baseURL string, opts ...edgecache.Option) *edgecache.Client {
+	t.Helper()
+	all := append([]edgecache.Option{
+		edgecache.WithBaseURL(baseURL),
+		edgecache.WithHTTPClient(&http.Client{Transport: newTransport(t)}),
+	}, opts...)
 	c, err := edgecache.New(testToken, all...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return c
+}
+
+// deleteRequest is a valid one-request purge of tags in testProject.
+func deleteRequest(tags ...string) edgecache.DeleteByTagsRequest {
+	return edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)}
+}
+
+// newTransport returns a fresh transport whose idle connections are closed at the end of the
+// test, so that goleak sees no connection goroutine left behind.
+func newTransport(t testing.TB) *http.Transport {
+	t.Helper()
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
 }
 
 // noRetry makes one attempt per call.
@@ -145,4 +217,50 @@ func everyOperation() []operationCase {
 				return c.DangerouslyDeleteBySrcImages(ctx, delImg)
 			}},
 	}
+}
+
+// countingTransport counts the response-body bytes the client reads, per response and in
+// total.
+type countingTransport struct {
+	base http.RoundTripper
+
+	total   atomic.Int64
+	mu      sync.Mutex
+	perResp []*atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	n := new(atomic.Int64)
+	c.mu.Lock()
+	c.perResp = append(c.perResp, n)
+	c.mu.Unlock()
+	resp.Body = &countingBody{ReadCloser: resp.Body, n: n, total: &c.total}
+	return resp, nil
+}
+
+// PerResponse returns the bytes read from each response body, in the order of the responses.
+func (c *countingTransport) PerResponse() []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]int64, len(c.perResp))
+	for i, n := range c.perResp {
+		out[i] = n.Load()
+	}
+	return out
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n, total *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	b.total.Add(int64(n))
+	return n, err
 }
