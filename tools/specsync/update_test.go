@@ -220,6 +220,26 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(a, b)
 }
 
+// TestVendoredSpecIsTheToolOutput: the committed openapi.yaml is exactly
+// what update-spec makes of the upstream fixture on the day it records, so
+// nobody edited it by hand.
+func TestVendoredSpecIsTheToolOutput(t *testing.T) {
+	t.Parallel()
+	vendored := readFile(t, filepath.Join(repoRoot(t), SpecFile))
+	m := regexp.MustCompile(`(?m)^# Vendored on (\d{4}-\d{2}-\d{2})\.$`).FindSubmatch(vendored)
+	if m == nil {
+		t.Fatalf("openapi.yaml has no provenance date:\n%.600s", vendored)
+	}
+	day, err := time.Parse(time.DateOnly, string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Render(mustExtract(t, readFile(t, upstreamFixture(t))), Provenance{Source: "vercel-openapi-edge-cache.json", Date: day})
+	if !bytes.Equal(vendored, want) {
+		t.Errorf("openapi.yaml is not update-spec's output for the upstream fixture; rerun `make update-spec UPSTREAM=...`")
+	}
+}
+
 // TestSeedFixtureIsUntouched: the seed's document stays the seed's
 // one-operation text; the tool only ever reads it.
 func TestSeedFixtureIsUntouched(t *testing.T) {
