@@ -57,7 +57,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 6 . ./edgecachetest | tee bench.txt
 	$(TOOLS) benchstat bench.txt
 
-## update-spec: vendor a newer upstream document's operation, report changes, regenerate
+## update-spec: vendor upstream's Edge Cache group into openapi.yaml, report what changed, regenerate api/
 update-spec:
 	@if [ -z "$(UPSTREAM)" ]; then echo "usage: make update-spec UPSTREAM=path/to/openapi.json"; exit 2; fi
 	cd tools && $(GO) run ./cmd/update-spec -repo .. -upstream "$(abspath $(UPSTREAM))"

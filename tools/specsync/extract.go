@@ -7,23 +7,32 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"go.yaml.in/yaml/v3"
 )
 
-// Path and Method name the one upstream operation this repository vendors.
-const (
-	Path   = "/v1/edge-cache/dangerously-delete-by-tags"
-	Method = "post"
-)
+// edgeCacheGroup lists, in the order reports show them, the operationIds of
+// Vercel's Edge Cache group: the operations this repository vendors. It is
+// the one place that names them.
+var edgeCacheGroup = [...]string{
+	"invalidateByTags",
+	"dangerouslyDeleteByTags",
+	"invalidateBySrcImages",
+	"dangerouslyDeleteBySrcImages",
+}
 
-// ErrOperationNotFound reports that the upstream document lacks the operation.
+// Operations returns the operationIds of the Edge Cache group, the operations
+// update-spec extracts, in report order. The slice is the caller's.
+func Operations() []string { return slices.Clone(edgeCacheGroup[:]) }
+
+// ErrOperationNotFound reports that the upstream document lacks an operation.
 var ErrOperationNotFound = errors.New("operation not found")
 
 // ErrInvalidSpec reports a document that is not valid OpenAPI 3, either as
-// read or once cut down to one operation.
+// read or once cut down to the wanted operations.
 var ErrInvalidSpec = errors.New("not a valid OpenAPI 3 document")
 
 // httpMethods are the path item keys that hold operations; every other path
@@ -35,18 +44,23 @@ var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "p
 // rest of the upstream API and is dropped.
 var keptTopLevel = []string{"openapi", "info", "jsonSchemaDialect", "servers", "security", "externalDocs"}
 
-// Extract cuts the operation method+path out of an OpenAPI 3 document (JSON
-// or YAML) together with everything it depends on: document-level servers and
-// security, the security schemes it uses, the tag definitions it names and
-// every component reachable through local $refs. Keys and values stay
-// exactly as upstream wrote them, in upstream's order; only the layout is
-// re-encoded as YAML. The result is validated with kin-openapi.
-func Extract(data []byte, path, method string) ([]byte, error) {
+// Extract cuts the operations named by operationIds out of an OpenAPI 3
+// document (JSON or YAML), wherever their paths are, together with everything
+// they depend on: document-level servers and security, the security schemes
+// they use, the tag definitions they name and every component reachable
+// through local $refs. Keys and values stay exactly as upstream wrote them,
+// in upstream's order; only the layout is re-encoded as YAML. A missing
+// operation is an ErrOperationNotFound naming it. The result is validated
+// with kin-openapi.
+func Extract(data []byte, operationIDs []string) ([]byte, error) {
+	if len(operationIDs) == 0 {
+		return nil, errors.New("extract: no operationIds given")
+	}
 	t, err := parseTree(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
 	}
-	doc, err := extractNode(t, path, strings.ToLower(method))
+	doc, err := extractNode(t, operationIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -54,13 +68,74 @@ func Extract(data []byte, path, method string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := Validate(out, path, method); err != nil {
+	if err := Validate(out, operationIDs); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func extractNode(t tree, path, method string) (*yaml.Node, error) {
+// opLocation is where an operation sits in the document.
+type opLocation struct{ path, method string }
+
+// findOperations locates each wanted operationId. Only operationId members
+// are read, so on a large JSON document no operation is decoded whole.
+func findOperations(t tree, ids []string) (map[string]opLocation, error) {
+	wanted := map[string]bool{}
+	for _, id := range ids {
+		wanted[id] = true
+	}
+	found := map[string]opLocation{}
+	paths, _, err := t.keys([]string{"paths"})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		keys, _, err := t.keys([]string{"paths", p})
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range keys {
+			if !slices.Contains(httpMethods, m) {
+				continue
+			}
+			n, err := t.node([]string{"paths", p, m, "operationId"})
+			if err != nil {
+				return nil, err
+			}
+			if n == nil || n.Kind != yaml.ScalarNode || !wanted[n.Value] {
+				continue
+			}
+			here := opLocation{p, m}
+			if prev, dup := found[n.Value]; dup {
+				return nil, fmt.Errorf("%w: operationId %q is used twice, by %s and %s",
+					ErrInvalidSpec, n.Value, prev, here)
+			}
+			found[n.Value] = here
+		}
+	}
+	if err := notFound(ids, func(id string) bool { _, ok := found[id]; return ok }); err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+// notFound names every id that has is false for, or returns nil.
+func notFound(ids []string, has func(string) bool) error {
+	var missing []string
+	for _, id := range ids {
+		if !has(id) {
+			missing = append(missing, strconv.Quote(id))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: no operation has operationId %s", ErrOperationNotFound, strings.Join(missing, ", "))
+}
+
+func (l opLocation) String() string { return strings.ToUpper(l.method) + " " + l.path }
+
+func extractNode(t tree, ids []string) (*yaml.Node, error) {
 	version, err := t.node([]string{"openapi"})
 	if err != nil {
 		return nil, err
@@ -72,28 +147,50 @@ func extractNode(t tree, path, method string) (*yaml.Node, error) {
 		return nil, fmt.Errorf("%w: no `openapi: 3.x` field at the top level", ErrInvalidSpec)
 	}
 
-	itemPtr := []string{"paths", path}
-	itemKeys, ok, err := t.keys(itemPtr)
+	found, err := findOperations(t, ids)
 	if err != nil {
 		return nil, err
 	}
-	if !ok || !slices.Contains(itemKeys, method) {
-		return nil, fmt.Errorf("%w: %s %s", ErrOperationNotFound, strings.ToUpper(method), path)
+	keep := map[string][]string{} // path -> wanted methods
+	for _, loc := range found {
+		keep[loc.path] = append(keep[loc.path], loc.method)
 	}
-	item := newMapping()
-	for _, k := range itemKeys {
-		if slices.Contains(httpMethods, k) && k != method {
+
+	// Paths in upstream's order; in each path item, the path-level keys and
+	// the wanted methods in upstream's order, other methods dropped.
+	paths := newMapping()
+	var ops []*yaml.Node
+	allPaths, _, err := t.keys([]string{"paths"})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range allPaths {
+		methods := keep[p]
+		if methods == nil {
 			continue
 		}
-		v, err := t.node(append(itemPtr, k))
+		itemKeys, _, err := t.keys([]string{"paths", p})
 		if err != nil {
 			return nil, err
 		}
-		mapAppend(item, k, v)
-	}
-	op := mapGet(item, method)
-	if op == nil || op.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%w: %s %s is not an operation object", ErrInvalidSpec, strings.ToUpper(method), path)
+		item := newMapping()
+		for _, k := range itemKeys {
+			if slices.Contains(httpMethods, k) && !slices.Contains(methods, k) {
+				continue
+			}
+			v, err := t.node([]string{"paths", p, k})
+			if err != nil {
+				return nil, err
+			}
+			if slices.Contains(methods, k) {
+				if v.Kind != yaml.MappingNode {
+					return nil, fmt.Errorf("%w: %s is not an operation object", ErrInvalidSpec, opLocation{p, k})
+				}
+				ops = append(ops, v)
+			}
+			mapAppend(item, k, v)
+		}
+		mapAppend(paths, p, item)
 	}
 
 	top := map[string]*yaml.Node{}
@@ -110,12 +207,16 @@ func extractNode(t tree, path, method string) (*yaml.Node, error) {
 	}
 
 	deps := newDependencies(t)
-	if err := deps.walk(item); err != nil {
+	if err := deps.walk(paths); err != nil {
 		return nil, err
 	}
 	// The document-level security is kept as upstream wrote it, so the
-	// schemes it names must come along as well as the operation's own.
-	for _, security := range []*yaml.Node{top["security"], mapGet(op, "security")} {
+	// schemes it names must come along as well as the operations' own.
+	securities := []*yaml.Node{top["security"]}
+	for _, op := range ops {
+		securities = append(securities, mapGet(op, "security"))
+	}
+	for _, security := range securities {
 		if err := deps.security(security); err != nil {
 			return nil, err
 		}
@@ -127,7 +228,7 @@ func extractNode(t tree, path, method string) (*yaml.Node, error) {
 		case top[k] != nil:
 			mapAppend(out, k, top[k])
 		case k == "tags":
-			tags, err := usedTags(t, op)
+			tags, err := usedTags(t, ops)
 			if err != nil {
 				return nil, err
 			}
@@ -135,8 +236,6 @@ func extractNode(t tree, path, method string) (*yaml.Node, error) {
 				mapAppend(out, k, tags)
 			}
 		case k == "paths":
-			paths := newMapping()
-			mapAppend(paths, path, item)
 			mapAppend(out, k, paths)
 		case k == "components":
 			comps, err := deps.components()
@@ -151,13 +250,15 @@ func extractNode(t tree, path, method string) (*yaml.Node, error) {
 	return out, nil
 }
 
-// usedTags returns the document's tag definitions that the operation names,
+// usedTags returns the document's tag definitions that the operations name,
 // or nil when there are none.
-func usedTags(t tree, op *yaml.Node) (*yaml.Node, error) {
+func usedTags(t tree, ops []*yaml.Node) (*yaml.Node, error) {
 	names := map[string]bool{}
-	if opTags := mapGet(op, "tags"); opTags != nil {
-		for _, n := range opTags.Content {
-			names[n.Value] = true
+	for _, op := range ops {
+		if opTags := mapGet(op, "tags"); opTags != nil {
+			for _, n := range opTags.Content {
+				names[n.Value] = true
+			}
 		}
 	}
 	all, err := t.node([]string{"tags"})
@@ -355,9 +456,9 @@ func encodeYAML(n *yaml.Node) ([]byte, error) {
 }
 
 // Validate loads spec with kin-openapi, validates it and checks that it
-// holds method+path, so that nothing is vendored that the generator or the
-// spec-validating fake would choke on.
-func Validate(spec []byte, path, method string) error {
+// holds every operation in operationIDs, so that nothing is vendored that the
+// generator or the spec-validating fake would choke on.
+func Validate(spec []byte, operationIDs []string) error {
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(spec)
 	if err != nil {
@@ -366,8 +467,11 @@ func Validate(spec []byte, path, method string) error {
 	if err := doc.Validate(context.Background()); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidSpec, err)
 	}
-	if item := doc.Paths.Value(path); item == nil || item.GetOperation(strings.ToUpper(method)) == nil {
-		return fmt.Errorf("%w: %s %s", ErrOperationNotFound, strings.ToUpper(method), path)
+	have := map[string]bool{}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			have[op.OperationID] = true
+		}
 	}
-	return nil
+	return notFound(operationIDs, func(id string) bool { return have[id] })
 }

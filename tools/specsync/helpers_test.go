@@ -2,7 +2,6 @@ package specsync
 
 import (
 	"encoding/json"
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -34,26 +33,37 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// upstreamFixture is the reference upstream document, a sibling of the
-// repository in both the workspace and the CI clone.
+// upstreamFixture is the upstream Edge Cache group as @vercel/sdk 1.28.35
+// ships it: a byte copy of shared/reference/vercel-openapi-edge-cache.json,
+// kept here so that the tests run on a fresh clone
+// (TestUpstreamFixtureIsTheReference keeps the copy honest).
 func upstreamFixture(t *testing.T) string {
 	t.Helper()
-	p := filepath.Join(repoRoot(t), "..", "shared", "reference", "vercel-openapi-edge-cache.json")
-	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("upstream fixture %s is absent; it ships beside the repository as shared/reference/", p)
-	} else if err != nil {
+	p, err := filepath.Abs(filepath.Join("testdata", "vercel-openapi-edge-cache.json"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-// copyRepo copies what regeneration needs into a temporary directory, so
-// that tests never touch the real openapi.yaml or api/.
-func copyRepo(t *testing.T) string {
+// seedSpec is the seed's one-operation document, kept unchanged in the
+// repository as a fixture.
+func seedSpec(t *testing.T) []byte {
+	t.Helper()
+	return readFile(t, filepath.Join(repoRoot(t), "testdata", "seed", SpecFile))
+}
+
+// copyRepo copies what regeneration needs into a temporary directory, with
+// spec as its openapi.yaml, so that tests never touch the real openapi.yaml
+// or api/.
+func copyRepo(t *testing.T, spec []byte) string {
 	t.Helper()
 	src, dst := repoRoot(t), t.TempDir()
 	for _, f := range repoFiles {
 		copyFile(t, filepath.Join(src, f), filepath.Join(dst, f))
+	}
+	if err := os.WriteFile(filepath.Join(dst, SpecFile), spec, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	err := filepath.WalkDir(filepath.Join(src, APIDir), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -70,6 +80,17 @@ func copyRepo(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// specOnlyRepo is a repository copy holding just spec as openapi.yaml,
+// enough for runs that stop before regeneration.
+func specOnlyRepo(t *testing.T, spec []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, SpecFile), spec, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func copyFile(t *testing.T, from, to string) {

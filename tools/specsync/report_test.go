@@ -2,6 +2,8 @@ package specsync
 
 import (
 	"bytes"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,13 +90,12 @@ func TestDiffReportsAndPrints(t *testing.T) {
 			t.Errorf("%s = %+v, want breaking=%v at POST /v1/x", id, c, breaking)
 		}
 	}
-	wantNotes := []string{
-		`POST /v1/x summary changed: "Old summary" -> "New summary"`,
-		`POST /v1/x request body application/json example "example" removed`,
-	}
-	for _, n := range wantNotes {
-		if !strings.Contains(strings.Join(r.Notes, "\n"), n) {
-			t.Errorf("notes %q lack %q", r.Notes, n)
+	for _, text := range []string{
+		`summary changed: "Old summary" -> "New summary"`,
+		`request body application/json example "example" removed`,
+	} {
+		if !slices.Contains(r.Notes, Note{Operation: "POST", Path: "/v1/x", Text: text}) {
+			t.Errorf("notes %+v lack %q on POST /v1/x", r.Notes, text)
 		}
 	}
 
@@ -142,6 +143,172 @@ func TestDescribeValueChange(t *testing.T) {
 	} {
 		if got := describeValueChange(tc.from, tc.to); got != tc.want {
 			t.Errorf("describeValueChange(%v, %v) = %s, want %s", tc.from, tc.to, got, tc.want)
+		}
+	}
+}
+
+// impactBase and impactRevision differ in every way ClientImpact sorts:
+// an operation removed, one added, one moved, a request rule tightened, a
+// type changed, a new error status, and an answer changed.
+const impactBase = `openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /v1/keep:
+    post:
+      operationId: keep
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                n: {type: number, minimum: 0}
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [id]
+                properties:
+                  id: {type: string}
+        "404": {description: missing}
+  /v1/old:
+    post:
+      operationId: gone
+      responses:
+        "200": {description: ok}
+  /v1/here:
+    post:
+      operationId: mover
+      responses:
+        "200": {description: ok}
+`
+
+const impactRevision = `openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /v1/keep:
+    post:
+      operationId: keep
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                n: {type: integer, minimum: 0, maximum: 9}
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  id: {type: string}
+        "404": {description: missing}
+        "410": {description: gone}
+  /v1/there:
+    post:
+      operationId: mover
+      responses:
+        "200": {description: ok}
+  /v1/new:
+    post:
+      operationId: fresh
+      responses:
+        "200": {description: ok}
+        "402": {description: pay}
+        "404": {description: missing}
+`
+
+func TestClientImpact(t *testing.T) {
+	t.Parallel()
+	r, err := Diff([]byte(impactBase), []byte(impactRevision))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]Operation{}
+	for _, o := range r.Operations {
+		status[o.ID] = o
+	}
+	for id, want := range map[string]string{"keep": "changed", "gone": "removed", "mover": "changed", "fresh": "added"} {
+		if got := status[id].Status; got != want {
+			t.Errorf("%s status = %q, want %q", id, got, want)
+		}
+	}
+	if got := status["mover"].MovedFrom; got != "POST /v1/here" {
+		t.Errorf("mover.MovedFrom = %q", got)
+	}
+	if got := status["fresh"].NewErrorStatuses; !reflect.DeepEqual(got, []string{"402"}) {
+		t.Errorf("fresh.NewErrorStatuses = %v, want [402] (404 was known)", got)
+	}
+	if got := status["keep"].NewErrorStatuses; !reflect.DeepEqual(got, []string{"410"}) {
+		t.Errorf("keep.NewErrorStatuses = %v, want [410]", got)
+	}
+
+	impact := map[string][]string{}
+	for _, g := range r.ClientImpact() {
+		impact[strings.SplitN(g.Consequence, ";", 2)[0]] = g.Items
+	}
+	has := func(consequence, item string) {
+		t.Helper()
+		for _, it := range impact[consequence] {
+			if strings.Contains(it, item) {
+				return
+			}
+		}
+		t.Errorf("impact %q lacks %q; impact is %q", consequence, item, impact)
+	}
+	has("new operations", "fresh")
+	has("removed operations", "gone")
+	has("moved operations", "mover: POST /v1/here -> POST /v1/there")
+	has("requests the wrapper accepts may now be refused", "keep: the `n` request property's max was set to `9.00`")
+	has("requests the wrapper accepts may now be refused", "keep: the `n` request property `type` changed from `number` to `integer`")
+	has("generated Go types change", "keep: the `n` request property `type` changed from `number` to `integer`")
+	has("error statuses openapi.yaml never listed", "402: fresh")
+	has("error statuses openapi.yaml never listed", "410: keep")
+	has("answers change", "keep:")
+	if len(impact["new operations"]) != 1 || len(impact["removed operations"]) != 1 {
+		t.Errorf("a move counted as an operation added or removed: %q", impact)
+	}
+
+	var out bytes.Buffer
+	if err := r.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"keep (POST /v1/keep): changed, ",
+		"gone (POST /v1/old): removed, 1 breaking\n",
+		"mover (POST /v1/there): changed, moved from POST /v1/here",
+		"fresh (POST /v1/new): added; error statuses 402, 404\n",
+		"What breaks for this client:\n  new operations; ",
+		"\n    402: fresh\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestClientImpactNothing(t *testing.T) {
+	t.Parallel()
+	r, err := Diff([]byte(impactBase), []byte(impactBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.ClientImpact(); len(got) != 0 {
+		t.Errorf("ClientImpact of identical documents = %+v", got)
+	}
+	var out bytes.Buffer
+	if err := r.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"no change: ", "keep (POST /v1/keep): unchanged\n", "What breaks for this client:\n  nothing", "0 changes, 0 breaking"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
 }

@@ -43,7 +43,7 @@ type Result struct {
 	Regenerated bool
 }
 
-// Update vendors the operation from opts.Upstream into opts.Repo: extract
+// Update vendors the Edge Cache group from opts.Upstream into opts.Repo: extract
 // and validate, report the changes against the current openapi.yaml on out,
 // write the new spec, regenerate api/ and build it. If regeneration or the
 // build fails, the previous openapi.yaml and api/ are put back.
@@ -52,7 +52,7 @@ func Update(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read upstream document: %w", err)
 	}
-	spec, err := Extract(upstream, Path, Method)
+	spec, err := Extract(upstream, edgeCacheGroup[:])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(opts.Upstream), err)
 	}
@@ -67,8 +67,8 @@ func Update(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Report: report}
-	fmt.Fprintf(out, "Changes from %s to %s (%s %s, oasdiff %s, allOf flattened):\n",
-		SpecFile, filepath.Base(opts.Upstream), Method, Path, oasdiffVersion())
+	fmt.Fprintf(out, "Changes from %s to %s (the Edge Cache group, %d operations; oasdiff %s, allOf flattened):\n",
+		SpecFile, filepath.Base(opts.Upstream), len(edgeCacheGroup), oasdiffVersion())
 	if err := report.Write(out); err != nil {
 		return nil, fmt.Errorf("print report: %w", err)
 	}
@@ -78,7 +78,7 @@ func Update(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	}
 	switch {
 	case res.Unchanged:
-		fmt.Fprintf(out, "%s already holds this operation; nothing written\n", SpecFile)
+		fmt.Fprintf(out, "%s already holds these operations; nothing written\n", SpecFile)
 		return res, nil
 	case opts.DryRun:
 		fmt.Fprintln(out, "dry run: nothing written")
@@ -122,7 +122,7 @@ func Update(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	res.Regenerated = true
 	fmt.Fprintf(out, "regenerated %s/ and built it (go generate ./..., go build ./%s/)\n", APIDir, APIDir)
 	if report.Breaking() > 0 {
-		fmt.Fprintln(out, "next: breaking changes above; bring the wrapper (validate.go) in line and run `make test` (see the README, \"When the spec changes\")")
+		fmt.Fprintln(out, "next: bring the wrapper in line with \"What breaks for this client\" and run `make test` (see the README, \"When the spec changes\")")
 	}
 	return res, nil
 }

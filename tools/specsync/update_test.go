@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,13 +33,14 @@ func findChange(t *testing.T, r *Report, id string) Change {
 	return Change{}
 }
 
-// TestUpdateAppliesUpstream is the whole flow on a copy of the repository:
-// the vendored operation becomes upstream's, the report names the real
-// changes with the breaking ones marked, and the regenerated api/ builds.
+// TestUpdateAppliesUpstream is the whole flow on a copy of the repository
+// whose openapi.yaml is the seed: the spec becomes upstream's Edge Cache
+// group, the report names the real changes per operation and what breaks
+// for this client, and the regenerated api/ builds.
 func TestUpdateAppliesUpstream(t *testing.T) {
 	t.Parallel()
 	fixture := upstreamFixture(t)
-	repo := copyRepo(t)
+	repo := copyRepo(t, seedSpec(t))
 
 	var out bytes.Buffer
 	res, err := Update(context.Background(), Options{Repo: repo, Upstream: fixture, Now: fixedNow}, &out)
@@ -49,86 +51,49 @@ func TestUpdateAppliesUpstream(t *testing.T) {
 		t.Fatalf("result = %+v, want written and regenerated", res)
 	}
 
-	// The vendored operation is upstream's, value for value.
+	// The vendored group is upstream's, value for value and in its order.
 	written := readFile(t, filepath.Join(repo, SpecFile))
 	upstream := readFile(t, fixture)
-	got, want := asJSON(t, written), asJSON(t, upstream)
-	if g, w := dig(t, got, "paths", Path), dig(t, want, "paths", Path, Method); !reflect.DeepEqual(g, map[string]any{Method: w}) {
-		t.Errorf("path item = %v\nwant only upstream's operation %v", g, w)
+	if got, want := asJSON(t, written), asJSON(t, upstream); !reflect.DeepEqual(got, want) {
+		t.Errorf("written spec differs from upstream's group:\n%s", written)
 	}
-	if g := dig(t, got, "paths").(map[string]any); len(g) != 1 {
-		t.Errorf("paths = %v, want only %s", sortedKeys(g), Path)
-	}
-	for _, key := range []string{"openapi", "info", "servers", "components"} {
-		if g, w := dig(t, got, key), dig(t, want, key); !reflect.DeepEqual(g, w) {
-			t.Errorf("%s = %v, want upstream's %v", key, g, w)
+	for _, at := range [][]string{nil, {"paths"}, {"paths", "/v1/edge-cache/invalidate-by-src-images", "post"}} {
+		if g, w := keyOrder(t, written, at...), keyOrder(t, upstream, at...); !reflect.DeepEqual(g, w) {
+			t.Errorf("keys at %v in order %v, want upstream's order %v", at, g, w)
 		}
 	}
-	if g, w := keyOrder(t, written, "paths", Path, Method), keyOrder(t, upstream, "paths", Path, Method); !reflect.DeepEqual(g, w) {
-		t.Errorf("operation keys in order %v, want upstream's order %v", g, w)
-	}
 
-	// The provenance block names the source file and the day.
+	// The provenance block names the source file, the group and the day.
 	header := string(written[:bytes.Index(written, []byte("\nopenapi:"))])
 	for _, line := range strings.Split(header, "\n") {
 		if !strings.HasPrefix(line, "#") {
 			t.Fatalf("header line %q is not a comment", line)
 		}
 	}
-	for _, s := range []string{"vercel-openapi-edge-cache.json", "Vendored on 2031-02-03.", "oapi-codegen.yaml"} {
+	for _, s := range append([]string{"vercel-openapi-edge-cache.json", "Edge Cache group", "Vendored on 2031-02-03.", "oapi-codegen.yaml"}, group...) {
 		if !strings.Contains(header, s) {
 			t.Errorf("provenance comment lacks %q:\n%s", s, header)
 		}
 	}
-	if strings.Contains(header, repo) || strings.Contains(header, "/shared/") {
+	if strings.Contains(header, repo) || strings.Contains(header, "/shared/") || strings.Contains(header, "testdata") {
 		t.Errorf("provenance comment records a local path:\n%s", header)
 	}
 
-	// The report names the three contract changes; oasdiff grades the type
-	// change and the new bound as breaking.
-	r := res.Report
-	typ := findChange(t, r, "request-property-type-changed")
-	if !typ.Breaking || !strings.Contains(typ.Text, "revalidationDeadlineSeconds") ||
-		!strings.Contains(typ.Text, "`number` to `integer`") {
-		t.Errorf("type change = %+v, want breaking number -> integer on revalidationDeadlineSeconds", typ)
-	}
-	bound := findChange(t, r, "request-property-max-set")
-	if !bound.Breaking || !strings.Contains(bound.Text, "31536000") {
-		t.Errorf("max change = %+v, want breaking maximum 31536000", bound)
-	}
-	gone := findChange(t, r, "response-non-success-status-added")
-	if !strings.Contains(gone.Text, "410") {
-		t.Errorf("response change = %+v, want the 410", gone)
-	}
-	for _, c := range r.Changes {
-		if c.Breaking != (c.Level == "error" || c.Level == "warning") {
-			t.Errorf("change %s: breaking=%v at level %s", c.ID, c.Breaking, c.Level)
-		}
-		if strings.Contains(c.ID, "all-of") {
-			t.Errorf("allOf noise in the report despite flattening: %+v", c)
-		}
-	}
+	checkSeedToUpstreamReport(t, res.Report, out.String())
 
-	printed := out.String()
-	for _, re := range []string{
-		"(?m)^  BREAKING \\(error\\) .*`number` to `integer`.*\\[request-property-type-changed\\]$",
-		"(?m)^  BREAKING \\(error\\) .*31536000.*\\[request-property-max-set\\]$",
-		"(?m)^  info .*410.*\\[response-non-success-status-added\\]$",
-		"(?m)^  note .*description changed:.*prefer using `invalidateByTag` instead",
-	} {
-		if !regexp.MustCompile(re).MatchString(printed) {
-			t.Errorf("report does not match %s:\n%s", re, printed)
-		}
-	}
-	summary := regexp.MustCompile(`(?m)^(\d+) changes, (\d+) breaking`).FindStringSubmatch(printed)
-	if summary == nil || summary[1] != strconv.Itoa(len(r.Changes)) || summary[2] != strconv.Itoa(r.Breaking()) || r.Breaking() < 2 {
-		t.Errorf("summary %q does not count %d changes, %d breaking", summary, len(r.Changes), r.Breaking())
-	}
-
-	// api/ was regenerated from the new spec (and Update built it).
+	// api/ was regenerated from the new spec (and Update built it): four
+	// typed client methods and an integer deadline.
 	gen := string(readFile(t, filepath.Join(repo, APIDir, "api.gen.go")))
-	if !regexp.MustCompile(`RevalidationDeadlineSeconds\s+\*int\b`).MatchString(gen) {
-		t.Errorf("api.gen.go does not carry the integer deadline")
+	for _, re := range []string{
+		`RevalidationDeadlineSeconds\s+\*int\b`,
+		`func \(c \*ClientWithResponses\) InvalidateByTagsWithResponse\(`,
+		`func \(c \*ClientWithResponses\) DangerouslyDeleteByTagsWithResponse\(`,
+		`func \(c \*ClientWithResponses\) InvalidateBySrcImagesWithResponse\(`,
+		`func \(c \*ClientWithResponses\) DangerouslyDeleteBySrcImagesWithResponse\(`,
+	} {
+		if !regexp.MustCompile(re).MatchString(gen) {
+			t.Errorf("api.gen.go does not match %s", re)
+		}
 	}
 
 	// Applying the same upstream again is a no-op.
@@ -146,12 +111,154 @@ func TestUpdateAppliesUpstream(t *testing.T) {
 	}
 }
 
+// checkSeedToUpstreamReport holds what the seed-to-upstream report must say.
+func checkSeedToUpstreamReport(t *testing.T, r *Report, printed string) {
+	t.Helper()
+	// Three operations are new; dangerouslyDeleteByTags changed.
+	status := map[string]Operation{}
+	for _, o := range r.Operations {
+		status[o.ID] = o
+	}
+	for _, id := range group {
+		want := "added"
+		if id == ddbt {
+			want = "changed"
+		}
+		if got := status[id].Status; got != want {
+			t.Errorf("%s: status %q, want %q", id, got, want)
+		}
+	}
+	if ids := operationIDs(r.Operations); !reflect.DeepEqual(ids, group) {
+		t.Errorf("operations listed as %v, want the group in order %v", ids, group)
+	}
+	var added []string
+	for _, c := range r.Changes {
+		if c.ID == "endpoint-added" {
+			added = append(added, c.OperationID)
+		}
+	}
+	if want := []string{"invalidateByTags", "invalidateBySrcImages", "dangerouslyDeleteBySrcImages"}; !sameSet(added, want) {
+		t.Errorf("endpoint-added for %v, want %v", added, want)
+	}
+
+	// oasdiff grades the type change and the new bound as breaking, both on
+	// dangerouslyDeleteByTags; the 410 is new there.
+	typ := findChange(t, r, "request-property-type-changed")
+	if !typ.Breaking || typ.OperationID != ddbt || !strings.Contains(typ.Text, "revalidationDeadlineSeconds") ||
+		!strings.Contains(typ.Text, "`number` to `integer`") {
+		t.Errorf("type change = %+v, want breaking number -> integer on revalidationDeadlineSeconds", typ)
+	}
+	bound := findChange(t, r, "request-property-max-set")
+	if !bound.Breaking || bound.OperationID != ddbt || !strings.Contains(bound.Text, "31536000") {
+		t.Errorf("max change = %+v, want breaking maximum 31536000", bound)
+	}
+	gone := findChange(t, r, "response-non-success-status-added")
+	if gone.OperationID != ddbt || !strings.Contains(gone.Text, "410") {
+		t.Errorf("response change = %+v, want the 410 on %s", gone, ddbt)
+	}
+	if r.Breaking() != 2 {
+		t.Errorf("%d breaking changes, want 2: %+v", r.Breaking(), r.Changes)
+	}
+	for _, c := range r.Changes {
+		if c.Breaking != (c.Level == "error" || c.Level == "warning") {
+			t.Errorf("change %s: breaking=%v at level %s", c.ID, c.Breaking, c.Level)
+		}
+		if strings.Contains(c.ID, "all-of") {
+			t.Errorf("allOf noise in the report despite flattening: %+v", c)
+		}
+	}
+
+	// For this client: 410 on all four, 402 on the src-images two.
+	for id, want := range map[string][]string{
+		"invalidateByTags":             {"410"},
+		ddbt:                           {"410"},
+		"invalidateBySrcImages":        {"402", "410"},
+		"dangerouslyDeleteBySrcImages": {"402", "410"},
+	} {
+		if got := status[id].NewErrorStatuses; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: new error statuses %v, want %v", id, got, want)
+		}
+	}
+
+	for _, re := range []string{
+		"(?m)^invalidateByTags \\(POST /v1/edge-cache/invalidate-by-tags\\): added; error statuses 400, 401, 403, 404, 410$",
+		"(?m)^dangerouslyDeleteByTags \\(POST /v1/edge-cache/dangerously-delete-by-tags\\): changed, 2 breaking$",
+		"(?m)^invalidateBySrcImages \\(POST /v1/edge-cache/invalidate-by-src-images\\): added; error statuses 400, 401, 402, 403, 404, 410$",
+		"(?m)^dangerouslyDeleteBySrcImages \\(POST /v1/edge-cache/dangerously-delete-by-src-images\\): added; error statuses 400, 401, 402, 403, 404, 410$",
+		"(?m)^  BREAKING \\(error\\) .*`number` to `integer`.*\\[request-property-type-changed\\]$",
+		"(?m)^  BREAKING \\(error\\) .*31536000.*\\[request-property-max-set\\]$",
+		"(?m)^  info .*410.*\\[response-non-success-status-added\\]$",
+		"(?m)^  note .*description changed:.*prefer using `invalidateByTag` instead",
+		"(?m)^What breaks for this client:$",
+		"(?m)^    invalidateBySrcImages$",
+		"(?m)^    dangerouslyDeleteByTags: the `revalidationDeadlineSeconds` request property's max was set to `31536000.00`$",
+		"(?m)^    402: invalidateBySrcImages, dangerouslyDeleteBySrcImages$",
+		"(?m)^    410: invalidateByTags, dangerouslyDeleteByTags, invalidateBySrcImages, dangerouslyDeleteBySrcImages$",
+	} {
+		if !regexp.MustCompile(re).MatchString(printed) {
+			t.Errorf("report does not match %s:\n%s", re, printed)
+		}
+	}
+	summary := regexp.MustCompile(`(?m)^(\d+) changes, (\d+) breaking`).FindStringSubmatch(printed)
+	if summary == nil || summary[1] != strconv.Itoa(len(r.Changes)) || summary[2] != strconv.Itoa(r.Breaking()) {
+		t.Errorf("summary %q does not count %d changes, %d breaking", summary, len(r.Changes), r.Breaking())
+	}
+}
+
+func operationIDs(ops []Operation) []string {
+	var ids []string
+	for _, o := range ops {
+		ids = append(ids, o.ID)
+	}
+	return ids
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// TestVendoredSpecIsTheToolOutput: the committed openapi.yaml is exactly
+// what update-spec makes of the upstream fixture on the day it records, so
+// nobody edited it by hand.
+func TestVendoredSpecIsTheToolOutput(t *testing.T) {
+	t.Parallel()
+	vendored := readFile(t, filepath.Join(repoRoot(t), SpecFile))
+	m := regexp.MustCompile(`(?m)^# Vendored on (\d{4}-\d{2}-\d{2})\.$`).FindSubmatch(vendored)
+	if m == nil {
+		t.Fatalf("openapi.yaml has no provenance date:\n%.600s", vendored)
+	}
+	day, err := time.Parse(time.DateOnly, string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Render(mustExtract(t, readFile(t, upstreamFixture(t))), Provenance{Source: "vercel-openapi-edge-cache.json", Date: day})
+	if !bytes.Equal(vendored, want) {
+		t.Errorf("openapi.yaml is not update-spec's output for the upstream fixture; rerun `make update-spec UPSTREAM=...`")
+	}
+}
+
+// TestSeedFixtureIsUntouched: the seed's document stays the seed's
+// one-operation text; the tool only ever reads it.
+func TestSeedFixtureIsUntouched(t *testing.T) {
+	t.Parallel()
+	seed := seedSpec(t)
+	if !bytes.Contains(seed, []byte("# Vendored from ../shared/seed/dangerously-delete-by-tag.md")) {
+		t.Errorf("testdata/seed/openapi.yaml lost its seed provenance")
+	}
+	paths := dig(t, asJSON(t, seed), "paths").(map[string]any)
+	if got := sortedKeys(paths); !reflect.DeepEqual(got, []string{ddbtPath}) {
+		t.Errorf("seed paths = %v, want only %s", got, ddbtPath)
+	}
+}
+
 // TestUpdateSelfIsNoChange applies the vendored spec to itself.
 func TestUpdateSelfIsNoChange(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
-	repo := t.TempDir()
-	copyFile(t, filepath.Join(root, SpecFile), filepath.Join(repo, SpecFile))
+	repo := specOnlyRepo(t, readFile(t, filepath.Join(root, SpecFile)))
 	snap, err := TakeSnapshot(repo)
 	if err != nil {
 		t.Fatal(err)
@@ -165,8 +272,18 @@ func TestUpdateSelfIsNoChange(t *testing.T) {
 	if !res.Unchanged || res.Written || !res.Report.Identical || len(res.Report.Changes) != 0 || len(res.Report.Notes) != 0 {
 		t.Errorf("self-application = %+v, report %+v; want no change", res, res.Report)
 	}
-	if !strings.Contains(out.String(), "0 changes, 0 breaking") {
-		t.Errorf("output lacks the zero summary:\n%s", out.String())
+	for _, o := range res.Report.Operations {
+		if o.Status != "unchanged" || len(o.NewErrorStatuses) != 0 {
+			t.Errorf("operation %+v, want unchanged", o)
+		}
+	}
+	if ids := operationIDs(res.Report.Operations); !reflect.DeepEqual(ids, group) {
+		t.Errorf("operations %v, want the group %v", ids, group)
+	}
+	for _, want := range []string{"no change: ", "What breaks for this client:\n  nothing", "0 changes, 0 breaking", "nothing written"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 	if changed, err := snap.Changed(); err != nil || changed {
 		t.Errorf("openapi.yaml changed (%v, %v)", changed, err)
@@ -178,7 +295,7 @@ func TestUpdateSelfIsNoChange(t *testing.T) {
 func TestUpdateDryRunWritesNothing(t *testing.T) {
 	t.Parallel()
 	fixture := upstreamFixture(t)
-	repo := copyRepo(t)
+	repo := specOnlyRepo(t, seedSpec(t))
 	snap, err := TakeSnapshot(repo)
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +321,7 @@ func TestUpdateDryRunWritesNothing(t *testing.T) {
 func TestUpdateRestoresOnFailedBuild(t *testing.T) {
 	t.Parallel()
 	fixture := upstreamFixture(t)
-	repo := copyRepo(t)
+	repo := copyRepo(t, seedSpec(t))
 	// Upstream's integer deadline meets a Go type that does not exist, so
 	// generation succeeds and `go build ./api/` fails.
 	cfgPath := filepath.Join(repo, "oapi-codegen.yaml")
@@ -277,14 +394,15 @@ func TestUpdateErrors(t *testing.T) {
 		says     string
 	}{
 		{"unreadable", filepath.Join(dir, "absent.json"), os.ErrNotExist, "read upstream document"},
-		{"missing operation", write("other.json", `{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{"/v1/other":{"post":{"responses":{"200":{"description":""}}}}}}`),
-			ErrOperationNotFound, "POST " + Path},
+		{"missing operations", write("other.json", `{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{"/v1/other":{"post":{"responses":{"200":{"description":""}}}}}}`),
+			ErrOperationNotFound, `no operation has operationId "invalidateByTags", "dangerouslyDeleteByTags", "invalidateBySrcImages", "dangerouslyDeleteBySrcImages"`},
+		{"one missing", write("three.yaml", multiOperationWithout(t, "dangerouslyDeleteBySrcImages")),
+			ErrOperationNotFound, `no operation has operationId "dangerouslyDeleteBySrcImages"`},
 		{"not OpenAPI", write("swagger.yaml", "swagger: \"2.0\"\ninfo: {title: t, version: \"1\"}\npaths: {}\n"), ErrInvalidSpec, "swagger"},
 		{"unparsable", write("broken.json", `{"openapi": "3.0.3", "paths": {`), ErrInvalidSpec, "parse JSON"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			repo := t.TempDir()
-			copyFile(t, filepath.Join(root, SpecFile), filepath.Join(repo, SpecFile))
+			repo := specOnlyRepo(t, readFile(t, filepath.Join(root, SpecFile)))
 			snap, err := TakeSnapshot(repo)
 			if err != nil {
 				t.Fatal(err)
@@ -305,8 +423,7 @@ func TestUpdateErrors(t *testing.T) {
 func TestUpdateSkipGenerate(t *testing.T) {
 	t.Parallel()
 	fixture := upstreamFixture(t)
-	repo := t.TempDir()
-	copyFile(t, filepath.Join(repoRoot(t), SpecFile), filepath.Join(repo, SpecFile))
+	repo := specOnlyRepo(t, seedSpec(t))
 
 	var out bytes.Buffer
 	res, err := Update(context.Background(), Options{Repo: repo, Upstream: fixture, SkipGenerate: true, Now: fixedNow}, &out)
@@ -330,9 +447,25 @@ func TestUpdateSkipGenerate(t *testing.T) {
 
 func mustExtract(t *testing.T, upstream []byte) []byte {
 	t.Helper()
-	spec, err := Extract(upstream, Path, Method)
+	spec, err := Extract(upstream, group)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return spec
+}
+
+// TestUpstreamFixtureIsTheReference keeps testdata's copy byte-identical to
+// the shared reference, where a checkout has it beside the repository.
+func TestUpstreamFixtureIsTheReference(t *testing.T) {
+	t.Parallel()
+	ref := filepath.Join(repoRoot(t), "..", "shared", "reference", "vercel-openapi-edge-cache.json")
+	want, err := os.ReadFile(ref)
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skipf("no shared reference beside the repository (%s)", ref)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readFile(t, upstreamFixture(t)), want) {
+		t.Errorf("testdata/vercel-openapi-edge-cache.json differs from %s", ref)
+	}
 }

@@ -28,11 +28,11 @@ type Provenance struct {
 // Render prefixes an extracted spec with its provenance comment block.
 func Render(spec []byte, p Provenance) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Vendored from %s, the upstream Vercel OpenAPI document: the operation\n", p.Source)
-	fmt.Fprintf(&b, "# %q with everything it references (servers,\n", strings.ToLower(Method)+" "+Path)
-	b.WriteString("# security schemes, tag definitions and $ref'd components), cut out by `make update-spec`\n")
-	b.WriteString("# (tools/specsync). Keys and values are upstream's, unchanged and in upstream's order;\n")
-	b.WriteString("# only the layout is re-encoded as YAML.\n")
+	fmt.Fprintf(&b, "# Vendored from %s, the upstream Vercel OpenAPI document: the Edge Cache group\n", p.Source)
+	fmt.Fprintf(&b, "# (operationIds %s)\n", strings.Join(edgeCacheGroup[:], ", "))
+	b.WriteString("# with everything they reference (servers, security schemes, tag definitions and $ref'd\n")
+	b.WriteString("# components), cut out by `make update-spec` (tools/specsync). Keys and values are upstream's,\n")
+	b.WriteString("# unchanged and in upstream's order; only the layout is re-encoded as YAML.\n")
 	fmt.Fprintf(&b, "# Vendored on %s.\n", p.Date.Format(time.DateOnly))
 	b.WriteString("#\n")
 	b.WriteString("# Go naming lives in oapi-codegen.yaml, never here, so that a newer upstream document can be\n")

@@ -1,6 +1,8 @@
-// Command update-spec vendors a newer upstream revision of the
-// dangerously-delete-by-tags operation into openapi.yaml, prints what changed
-// (breaking changes marked, as graded by oasdiff) and regenerates api/.
+// Command update-spec vendors a newer upstream revision of Vercel's Edge
+// Cache group (the four operations specsync.Operations names) into
+// openapi.yaml, prints what changed per operation (breaking changes marked,
+// as graded by oasdiff) and what that breaks for this client, and
+// regenerates api/.
 //
 // Usage (normally through `make update-spec UPSTREAM=FILE`):
 //

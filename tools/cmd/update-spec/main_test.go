@@ -22,11 +22,11 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// specOnlyRepo is a repository copy holding just openapi.yaml, enough for
-// runs that stop before regeneration.
-func specOnlyRepo(t *testing.T) string {
+// specOnlyRepo is a repository copy holding just the given repository file
+// as openapi.yaml, enough for runs that stop before regeneration.
+func specOnlyRepo(t *testing.T, from string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "openapi.yaml"))
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), from))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +35,12 @@ func specOnlyRepo(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// upstreamFixture is specsync's copy of the upstream Edge Cache group.
+func upstreamFixture(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(repoRoot(t), "tools", "specsync", "testdata", "vercel-openapi-edge-cache.json")
 }
 
 func runCmd(args ...string) (code int, stdout, stderr string) {
@@ -58,33 +64,32 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestFailuresAreOneLine(t *testing.T) {
-	repo := specOnlyRepo(t)
+	repo := specOnlyRepo(t, "openapi.yaml")
 	missingOp := filepath.Join(t.TempDir(), "upstream.json")
 	if err := os.WriteFile(missingOp, []byte(`{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// An example kin-openapi rejects, in an error that spans several lines.
-	invalid := filepath.Join(t.TempDir(), "invalid.yaml")
-	if err := os.WriteFile(invalid, []byte(`openapi: 3.0.3
-info: {title: t, version: "1"}
-paths:
-  /v1/edge-cache/dangerously-delete-by-tags:
-    post:
-      requestBody:
-        content:
-          application/json:
-            schema: {type: object, properties: {n: {type: integer, enum: [1, 2]}}}
-            example: {n: "zzz"}
-      responses:
-        "200": {description: ""}
-`), 0o644); err != nil {
+	// The group with an example kin-openapi rejects, in an error that spans
+	// several lines.
+	group, err := os.ReadFile(upstreamFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	invalid := filepath.Join(t.TempDir(), "invalid.json")
+	bad := strings.Replace(string(group), `"type": "string",
+              "example": "team_1a2b3c4d5e6f7g8h9i0j1k2l"`, `"type": "string",
+              "example": 12`, 1)
+	if bad == string(group) {
+		t.Fatal("fixture edit did not apply")
+	}
+	if err := os.WriteFile(invalid, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		upstream, says string
 	}{
 		{filepath.Join(repo, "absent.json"), "read upstream document"},
-		{missingOp, "operation not found: POST /v1/edge-cache/dangerously-delete-by-tags"},
+		{missingOp, `operation not found: no operation has operationId "invalidateByTags", "dangerouslyDeleteByTags", "invalidateBySrcImages", "dangerouslyDeleteBySrcImages"`},
 		{invalid, "not a valid OpenAPI 3 document: invalid paths"},
 	} {
 		code, _, errOut := runCmd("-repo", repo, "-upstream", tc.upstream)
@@ -96,21 +101,21 @@ paths:
 }
 
 func TestDryRun(t *testing.T) {
-	root := repoRoot(t)
-	fixture := filepath.Join(root, "..", "shared", "reference", "vercel-openapi-edge-cache.json")
-	if _, err := os.Stat(fixture); err != nil {
-		t.Skipf("upstream fixture %s is absent; it ships beside the repository as shared/reference/", fixture)
-	}
-	repo := specOnlyRepo(t)
+	repo := specOnlyRepo(t, filepath.Join("testdata", "seed", "openapi.yaml"))
 	before, err := os.ReadFile(filepath.Join(repo, "openapi.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCmd("-repo", repo, "-upstream", fixture, "-dry-run")
+	code, out, errOut := runCmd("-repo", repo, "-upstream", upstreamFixture(t), "-dry-run")
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	for _, s := range []string{"BREAKING (error)", "`number` to `integer`", "31536000", "`410`", " breaking", "dry run: nothing written"} {
+	for _, s := range []string{
+		"invalidateByTags (POST /v1/edge-cache/invalidate-by-tags): added",
+		"BREAKING (error)", "`number` to `integer`", "31536000", "`410`",
+		"What breaks for this client:", "402: invalidateBySrcImages, dangerouslyDeleteBySrcImages",
+		" breaking", "dry run: nothing written",
+	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q:\n%s", s, out)
 		}
@@ -122,7 +127,7 @@ func TestDryRun(t *testing.T) {
 }
 
 func TestSelfApplicationIsNoChange(t *testing.T) {
-	repo := specOnlyRepo(t)
+	repo := specOnlyRepo(t, "openapi.yaml")
 	code, out, errOut := runCmd("-repo", repo, "-upstream", filepath.Join(repoRoot(t), "openapi.yaml"))
 	if code != 0 || errOut != "" || !strings.Contains(out, "0 changes, 0 breaking") || !strings.Contains(out, "nothing written") {
 		t.Errorf("exit %d, stdout %q, stderr %q; want a clean no-change run", code, out, errOut)
