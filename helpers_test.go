@@ -10,8 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sync/atomic"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -207,11 +207,17 @@ func everyOperation() []operationCase {
 	delImg := edgecache.DeleteBySrcImagesRequest{ProjectIDOrName: testProject, SrcImages: []string{"/img/a.png"}, RevalidationDeadlineSeconds: edgecache.Ptr(0)}
 	return []operationCase{
 		{"invalidateByTags", "/v1/edge-cache/invalidate-by-tags", tags,
-			func(ctx context.Context, c *edgecache.Client) (*edgecache.Result, error) { return c.InvalidateByTags(ctx, tags) }},
+			func(ctx context.Context, c *edgecache.Client) (*edgecache.Result, error) {
+				return c.InvalidateByTags(ctx, tags)
+			}},
 		{"dangerouslyDeleteByTags", "/v1/edge-cache/dangerously-delete-by-tags", del,
-			func(ctx context.Context, c *edgecache.Client) (*edgecache.Result, error) { return c.DangerouslyDeleteByTags(ctx, del) }},
+			func(ctx context.Context, c *edgecache.Client) (*edgecache.Result, error) {
+				return c.DangerouslyDeleteByTags(ctx, del)
+			}},
 		{"invalidateBySrcImages", "/v1/edge-cache/invalidate-by-src-images", img,
-			func(ctx context.Context, c *edgecache.Client) (*edgecache.Result, error) { return c.InvalidateBySrcImages(ctx, img) }},
+			func(ctx context.Context, c *edgecache.Client) (*edgecache.Result, error) {
+				return c.InvalidateBySrcImages(ctx, img)
+			}},
 		{"dangerouslyDeleteBySrcImages", "/v1/edge-cache/dangerously-delete-by-src-images", delImg,
 			func(ctx context.Context, c *edgecache.Client) (*edgecache.Result, error) {
 				return c.DangerouslyDeleteBySrcImages(ctx, delImg)

@@ -817,7 +817,9 @@ func checkConfAgreement(t *testing.T, in confInput) (wrapperErr, specErr error) 
 
 func TestValidationAgreesWithSpec(t *testing.T) {
 	t.Parallel()
-	list := func(items ...string) confInput { return confInput{Project: "prj_123", Items: append([]string{}, items...)} }
+	list := func(items ...string) confInput {
+		return confInput{Project: "prj_123", Items: append([]string{}, items...)}
+	}
 	str := func(s string) confInput {
 		return confInput{Project: "prj_123", Items: strings.Split(s, ","), UseString: true}
 	}
