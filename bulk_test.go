@@ -613,3 +613,38 @@ func TestBulkContextCancelledBeforeStart(t *testing.T) {
 		t.Errorf("the server saw %d requests, want none", s.Calls())
 	}
 }
+
+// TestSplit: the requests Bulk would send, for each kind of item, without sending; the items are
+// trimmed and de-duplicated, and an error names an item by its index among the distinct items.
+func TestSplit(t *testing.T) {
+	t.Parallel()
+	images := append(tagsN("/img/", 20), " /img/00 ", "/img/01", "")
+	reqs, err := edgecache.Split(edgecache.DeleteBySrcImagesRequest{ProjectIDOrName: testProject, SrcImages: images, RevalidationDeadlineSeconds: edgecache.Ptr(5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	var all []string
+	for _, r := range reqs {
+		d, ok := r.(edgecache.DeleteBySrcImagesRequest)
+		if !ok || d.ProjectIDOrName != testProject || d.RevalidationDeadlineSeconds == nil || *d.RevalidationDeadlineSeconds != 5 {
+			t.Fatalf("request %#v, want a DeleteBySrcImagesRequest with the project and deadline", r)
+		}
+		sizes = append(sizes, len(d.SrcImages))
+		all = append(all, d.SrcImages...)
+	}
+	if !slices.Equal(sizes, []int{8, 8, 4}) || !slices.Equal(all, tagsN("/img/", 20)) {
+		t.Errorf("split into %v carrying %q, want 8, 8, 4 carrying each image once", sizes, all)
+	}
+
+	reqs, err = edgecache.Split(edgecache.InvalidateByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagString("a, b,,a,c "), Target: edgecache.TargetPreview})
+	if err != nil || len(reqs) != 1 {
+		t.Fatalf("Split = %v, %v; want one request", reqs, err)
+	}
+	if r := reqs[0].(edgecache.InvalidateByTagsRequest); !r.Tags.IsList() || !slices.Equal(r.Tags.Values(), []string{"a", "b", "c"}) || r.Target != edgecache.TargetPreview {
+		t.Errorf("request %+v, want the list form of a, b, c for preview", r)
+	}
+
+	_, err = edgecache.Split(edgecache.InvalidateByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(append(tagsN("t", 33), strings.Repeat("x", 300))...)})
+	checkValidationError(t, err, "tags[33]", "at most 256 characters", "300 characters")
+}

@@ -756,3 +756,28 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// TestRetriesAreLoggedAtDebugLevel: a retry is routine, so it is logged at debug level only; a
+// logger at the default info level stays quiet.
+func TestRetriesAreLoggedAtDebugLevel(t *testing.T) {
+	t.Parallel()
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		s := newFake(t)
+		var buf bytes.Buffer
+		c := newClient(t, s, (&fakeClock{}).Option(), edgecache.WithLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))))
+		s.FailNext(1, edgecachetest.Fault{Status: http.StatusServiceUnavailable})
+		if _, err := c.InvalidateByTags(context.Background(), edgecache.InvalidateByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList("a")}); err != nil {
+			t.Fatal(err)
+		}
+		logged := buf.String()
+		if want := level == slog.LevelDebug; strings.Contains(logged, "level=DEBUG msg=\"edgecache: retrying\" attempt=1") != want {
+			t.Errorf("logger at %s: log %q, want a debug retry line = %v", level, logged, want)
+		}
+		if level == slog.LevelInfo && logged != "" {
+			t.Errorf("logger at info: log %q, want nothing", logged)
+		}
+		if strings.Contains(logged, testToken) {
+			t.Error("the log holds the token")
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package edgecache
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/vercelkit/edgecache/api"
@@ -47,7 +48,7 @@ func (t Tags) IsList() bool { return t.form == tagsList }
 func (t Tags) Values() []string {
 	switch t.form {
 	case tagsList:
-		return append([]string(nil), t.list...)
+		return slices.Clone(t.list)
 	case tagsString:
 		return strings.Split(t.str, ",")
 	}

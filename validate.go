@@ -52,10 +52,12 @@ func (e *ValidationError) Is(target error) bool { return target == ErrInvalidReq
 // maxValueExcerpt bounds how much of an offending value an error repeats.
 const maxValueExcerpt = 40
 
+// invalid quotes value, so that invalid bytes and invisible characters show as escapes, and
+// shortens it when it is long.
 func invalid(field, rule, value string) error {
-	shown := strconv.Quote(excerpt(value, maxValueExcerpt))
+	shown := strconv.Quote(value)
 	if n := utf8.RuneCountInString(value); n > maxValueExcerpt {
-		shown += " (" + strconv.Itoa(n) + " characters)"
+		shown = strconv.Quote(excerpt(value, maxValueExcerpt)) + " (" + strconv.Itoa(n) + " characters)"
 	}
 	return &ValidationError{Field: field, Rule: rule, Value: shown}
 }
