@@ -161,9 +161,9 @@ func split(req Request, items []string) ([]batch, error) {
 	if len(items) == 0 {
 		return nil, op.withItems(nil).operation().validate(0)
 	}
-	batches := make([]batch, 0, (len(items)+op.batchSize-1)/op.batchSize)
-	for start := 0; start < len(items); start += op.batchSize {
-		end := min(start+op.batchSize, len(items))
+	batches := make([]batch, 0, (len(items)+op.batchSize()-1)/op.batchSize())
+	for start := 0; start < len(items); start += op.batchSize() {
+		end := min(start+op.batchSize(), len(items))
 		chunk := items[start:end:end]
 		b := batch{req: op.withItems(chunk), items: chunk}
 		if err := b.req.operation().validate(start); err != nil {

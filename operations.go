@@ -41,22 +41,21 @@ func (c *Client) DangerouslyDeleteBySrcImages(ctx context.Context, req DeleteByS
 	return c.do(ctx, req)
 }
 
-// operation is what the shared core needs to know of one request: how to check it, how to
-// send it with the generated client, and, for bulk purges, the items it carries and the same
-// request for other items.
+// operation is what the shared core needs to know of one request: its fields, how to send it
+// with the generated client, and, for bulk purges, the same request for other items. A tag
+// operation has tags; a source-image operation has images instead and no target.
 type operation struct {
-	validate  func(offset int) error // offset numbers the items in messages
+	project   string
+	tags      *Tags
+	images    []string
+	target    Target
+	deadline  *int
 	send      func(ctx context.Context, c *Client, raw api.ClientInterface) (*http.Response, error)
-	items     func() []string
 	withItems func([]string) Request
-	batchSize int
 }
 
 func (r InvalidateByTagsRequest) operation() operation {
-	return operation{
-		validate: func(offset int) error {
-			return firstError(validateProject(r.ProjectIDOrName), validateTags(r.Tags, offset), r.Target.validate())
-		},
+	return operation{project: r.ProjectIDOrName, tags: &r.Tags, target: r.Target,
 		send: func(ctx context.Context, c *Client, raw api.ClientInterface) (*http.Response, error) {
 			params := api.InvalidateByTagsParams(c.params(r.ProjectIDOrName, r.TeamID, r.TeamSlug))
 			return raw.InvalidateByTags(ctx, &params, api.InvalidateByTagsJSONRequestBody{
@@ -64,18 +63,12 @@ func (r InvalidateByTagsRequest) operation() operation {
 				Target: optional[api.InvalidateByTagsJSONBodyTarget](r.Target),
 			})
 		},
-		items:     r.Tags.Values,
 		withItems: func(tags []string) Request { r.Tags = TagList(tags...); return r },
-		batchSize: MaxTagsPerRequest,
 	}
 }
 
 func (r DeleteByTagsRequest) operation() operation {
-	return operation{
-		validate: func(offset int) error {
-			return firstError(validateProject(r.ProjectIDOrName), validateTags(r.Tags, offset), r.Target.validate(),
-				validateDeadline(r.RevalidationDeadlineSeconds))
-		},
+	return operation{project: r.ProjectIDOrName, tags: &r.Tags, target: r.Target, deadline: r.RevalidationDeadlineSeconds,
 		send: func(ctx context.Context, c *Client, raw api.ClientInterface) (*http.Response, error) {
 			params := api.DangerouslyDeleteByTagsParams(c.params(r.ProjectIDOrName, r.TeamID, r.TeamSlug))
 			return raw.DangerouslyDeleteByTags(ctx, &params, api.DangerouslyDeleteByTagsJSONRequestBody{
@@ -84,33 +77,22 @@ func (r DeleteByTagsRequest) operation() operation {
 				RevalidationDeadlineSeconds: r.RevalidationDeadlineSeconds,
 			})
 		},
-		items:     r.Tags.Values,
 		withItems: func(tags []string) Request { r.Tags = TagList(tags...); return r },
-		batchSize: MaxTagsPerRequest,
 	}
 }
 
 func (r InvalidateBySrcImagesRequest) operation() operation {
-	return operation{
-		validate: func(offset int) error {
-			return firstError(validateProject(r.ProjectIDOrName), validateSrcImages(r.SrcImages, offset))
-		},
+	return operation{project: r.ProjectIDOrName, images: r.SrcImages,
 		send: func(ctx context.Context, c *Client, raw api.ClientInterface) (*http.Response, error) {
 			params := api.InvalidateBySrcImagesParams(c.params(r.ProjectIDOrName, r.TeamID, r.TeamSlug))
 			return raw.InvalidateBySrcImages(ctx, &params, api.InvalidateBySrcImagesJSONRequestBody{SrcImages: r.SrcImages})
 		},
-		items:     func() []string { return r.SrcImages },
 		withItems: func(images []string) Request { r.SrcImages = images; return r },
-		batchSize: MaxSrcImagesPerRequest,
 	}
 }
 
 func (r DeleteBySrcImagesRequest) operation() operation {
-	return operation{
-		validate: func(offset int) error {
-			return firstError(validateProject(r.ProjectIDOrName), validateSrcImages(r.SrcImages, offset),
-				validateDeadline(r.RevalidationDeadlineSeconds))
-		},
+	return operation{project: r.ProjectIDOrName, images: r.SrcImages, deadline: r.RevalidationDeadlineSeconds,
 		send: func(ctx context.Context, c *Client, raw api.ClientInterface) (*http.Response, error) {
 			params := api.DangerouslyDeleteBySrcImagesParams(c.params(r.ProjectIDOrName, r.TeamID, r.TeamSlug))
 			return raw.DangerouslyDeleteBySrcImages(ctx, &params, api.DangerouslyDeleteBySrcImagesJSONRequestBody{
@@ -118,10 +100,24 @@ func (r DeleteBySrcImagesRequest) operation() operation {
 				RevalidationDeadlineSeconds: r.RevalidationDeadlineSeconds,
 			})
 		},
-		items:     func() []string { return r.SrcImages },
 		withItems: func(images []string) Request { r.SrcImages = images; return r },
-		batchSize: MaxSrcImagesPerRequest,
 	}
+}
+
+// items are the tags or source images the request carries, as Vercel reads them.
+func (op operation) items() []string {
+	if op.tags != nil {
+		return op.tags.Values()
+	}
+	return op.images
+}
+
+// batchSize is the most items one request of the operation may carry.
+func (op operation) batchSize() int {
+	if op.tags != nil {
+		return MaxTagsPerRequest
+	}
+	return MaxSrcImagesPerRequest
 }
 
 // params is the query every operation shares. The four generated Params types are the same

@@ -95,33 +95,29 @@ func (r InvalidateBySrcImagesRequest) Validate() error { return r.operation().va
 // [DeleteByTagsRequest.Validate] does.
 func (r DeleteBySrcImagesRequest) Validate() error { return r.operation().validate(0) }
 
-// firstError returns the first non-nil error.
-func firstError(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+// validate checks every field of the request; offset is added to item indexes in messages,
+// for the requests of a bulk purge.
+func (op operation) validate(offset int) error {
+	if strings.TrimSpace(op.project) == "" {
+		return invalid("projectIdOrName", "is required", op.project)
 	}
-	return nil
-}
-
-func validateProject(project string) error {
-	if strings.TrimSpace(project) == "" {
-		return invalid("projectIdOrName", "is required", project)
+	itemsErr := validateSrcImages(op.images, offset)
+	if op.tags != nil {
+		itemsErr = validateTags(*op.tags, offset)
 	}
-	return nil
-}
-
-func validateDeadline(d *int) error {
-	if d != nil && (*d < minRevalidationDeadline || *d > MaxRevalidationDeadlineSeconds) {
+	if itemsErr != nil {
+		return itemsErr
+	}
+	if err := op.target.validate(); err != nil {
+		return err
+	}
+	if d := op.deadline; d != nil && (*d < minRevalidationDeadline || *d > MaxRevalidationDeadlineSeconds) {
 		return invalidCount("revalidationDeadlineSeconds",
 			fmt.Sprintf("must be from %d to %d seconds", minRevalidationDeadline, MaxRevalidationDeadlineSeconds), *d)
 	}
 	return nil
 }
 
-// validateTags checks either form; offset is added to item indexes in messages, for the
-// requests of a bulk purge.
 func validateTags(t Tags, offset int) error {
 	switch t.form {
 	case tagsList:
