@@ -43,13 +43,16 @@ func guardBody(aw *answerWriter, r *http.Request) bool {
 	_ = r.Body.Close()
 	if err != nil {
 		// A partial body must get an answer other than the 200 net/http sends for a handler
-		// that writes nothing; if the client is gone, nobody reads it.
-		msg := "body: could not be read to its end (" + err.Error() + ")"
-		switch {
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			msg = "body: could not be read to its end (timed out)"
-		case isMaxBytes(err):
-			msg = fmt.Sprintf("body: must be at most %d bytes", maxBodyBytes)
+		// that writes nothing; if the client is gone, nobody reads it. The rest of the
+		// request never came, so the connection is out of step: close it after the answer
+		// (net/http does so itself for a body beyond the limit).
+		msg := fmt.Sprintf("body: must be at most %d bytes", maxBodyBytes)
+		if !isMaxBytes(err) {
+			aw.Header().Set("Connection", "close")
+			msg = "body: could not be read to its end (" + err.Error() + ")"
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				msg = "body: could not be read to its end (timed out)"
+			}
 		}
 		writeError(aw, http.StatusBadRequest, "bad_request", msg)
 		return false

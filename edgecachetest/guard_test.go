@@ -307,6 +307,9 @@ func TestGuardBodyThatCannotBeRead(t *testing.T) {
 		if a.status != http.StatusBadRequest || !strings.HasPrefix(a.msg, "body: could not be read") {
 			t.Errorf("latency %v: got %d %q, want 400 body: could not be read…", h.cfg.latency, a.status, a.body)
 		}
+		if got := w.Header().Get("Connection"); got != "close" {
+			t.Errorf("latency %v: Connection: %q, want close: the connection is out of step", h.cfg.latency, got)
+		}
 	}
 }
 
