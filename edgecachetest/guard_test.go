@@ -313,15 +313,15 @@ func TestGuardBodyThatCannotBeRead(t *testing.T) {
 	}
 }
 
-// BenchmarkGuard measures one refused hostile body (time and memory per request), and the
-// guard's share of a valid request.
+// BenchmarkGuard measures a request with a hostile body (time and memory per request):
+// refused by the guard (nesting-bomb, wide-1MiB) or, within its bounds, by the validator
+// (string-1MiB, the costliest). valid is the common case, for comparison.
 func BenchmarkGuard(b *testing.B) {
 	for _, bc := range []struct{ name, body string }{
 		{"valid", `{"tags":["blog","products"],"target":"production","revalidationDeadlineSeconds":0}`},
 		{"nesting-bomb", nest(9990)},
 		{"wide-1MiB", `{"tags":[` + strings.Repeat("[],", 349000) + `[]]}`},
 		{"string-1MiB", `{"tags":"` + strings.Repeat("a", maxBodyBytes-20) + `"}`},
-		{"tag-1MiB", `{"tags":["` + strings.Repeat("a", maxBodyBytes-20) + `"]}`},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			h := NewHandler()
