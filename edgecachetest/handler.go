@@ -236,9 +236,9 @@ func (h *Handler) Reset() {
 func (h *Handler) Calls() int { return int(h.calls.Load()) }
 
 // FailNext makes the next n requests get fault f, after the faults already queued. Faults
-// are applied before any validation but guardBody's (size, depth, data after the body), so a
-// faulted request may carry anything else. n ≤ 0 queues
-// nothing. It panics if f.Status is neither 0 nor a valid HTTP status (100–999).
+// are applied before any validation but the body's bounds (size, depth, data after it), so a
+// faulted request may carry anything else. n ≤ 0 queues nothing. It panics if f.Status is
+// neither 0 nor a valid HTTP status (100–999).
 func (h *Handler) FailNext(n int, f Fault) {
 	if f.Status != 0 && (f.Status < 100 || f.Status > 999) {
 		panic(fmt.Sprintf("edgecachetest: FailNext: invalid status %d", f.Status))
