@@ -16,23 +16,30 @@
 // (api.HandlerWithOptions). A request is answered by the first of these verdicts that
 // applies, each with Vercel's error envelope {"error":{"code":…,"message":…}}:
 //
-//  1. A fault queued with FailNext, before anything else is looked at, so that a fault test
-//     does not depend on what the request carries.
-//  2. Another path, or another method on the endpoint's path: 404 not_found. The spec
+//  1. A body the validator must never see, before anything else: 400 bad_request. The body
+//     is read once, up front, and must be at most 1 MiB ("body: must be at most 1048576
+//     bytes"), nest arrays and objects at most 8 deep, hold at most 1,000 JSON values, and
+//     be one JSON value, followed by nothing but whitespace. The bounds are several times
+//     what a valid body needs (2 deep, 20 values); they spare the fake the cost kin-openapi
+//     would put into wording such a body's breach, seconds and gigabytes for a 20 KB one.
+//     A body that breaks off (the client left, or serve's read timeout) is a 400 too.
+//  2. A fault queued with FailNext, before anything else but the body's bounds is looked
+//     at, so that a fault test does not depend on what the request carries.
+//  3. Another path, or another method on the endpoint's path: 404 not_found. The spec
 //     declares no 405 for the operation, so none is answered.
-//  3. No bearer token (Authorization: Bearer …): 401 unauthorized. A token that
+//  4. No bearer token (Authorization: Bearer …): 401 unauthorized. A token that
 //     [WithTokens] does not list: 403 forbidden.
-//  4. Any breach of the spec: 400 bad_request whose message names the field and the rule,
+//  5. Any breach of the spec: 400 bad_request whose message names the field and the rule,
 //     such as "tags: must hold at most 16 items (got 17)" or
 //     `target: must be one of "production", "preview" (got "staging")`. Malformed JSON, a
 //     Content-Type other than application/json, an unknown property, a missing
 //     projectIdOrName and a wrong JSON type are breaches too.
-//  5. Two rules the real API applies beyond the spec's letter, also 400 bad_request: the
+//  6. Two rules the real API applies beyond the spec's letter, also 400 bad_request: the
 //     body must be present (the spec does not mark it required, but its schema requires
 //     tags), and projectIdOrName must not be empty.
-//  6. A project that [WithProjects] does not list: 404 not_found. A teamId or slug that
+//  7. A project that [WithProjects] does not list: 404 not_found. A teamId or slug that
 //     [WithTeams] does not list: 403 forbidden.
-//  7. Otherwise the request is recorded and answered 200 with an empty body.
+//  8. Otherwise the request is recorded and answered 200 with an empty body.
 //
 // Every answer carries an x-vercel-id header ("fake1::<n>"), which the client reports as
 // the request id. Apart from injected faults, every status the fake answers is one the spec

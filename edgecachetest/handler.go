@@ -3,7 +3,6 @@ package edgecachetest
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -237,8 +236,9 @@ func (h *Handler) Reset() {
 func (h *Handler) Calls() int { return int(h.calls.Load()) }
 
 // FailNext makes the next n requests get fault f, after the faults already queued. Faults
-// are applied before any validation, so a faulted request may carry anything. n ≤ 0 queues
-// nothing. It panics if f.Status is neither 0 nor a valid HTTP status (100–999).
+// are applied before any validation but the body's bounds (size, depth, data after it), so a
+// faulted request may carry anything else. n ≤ 0 queues nothing. It panics if f.Status is
+// neither 0 nor a valid HTTP status (100–999).
 func (h *Handler) FailNext(n int, f Fault) {
 	if f.Status != 0 && (f.Status < 100 || f.Status > 999) {
 		panic(fmt.Sprintf("edgecachetest: FailNext: invalid status %d", f.Status))
@@ -282,6 +282,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	}
+	if !guardBody(aw, r) {
+		h.logAnswer(r, aw, start, false)
+		return
+	}
 
 	fault, faulted := h.popFault()
 	delay := h.cfg.latency
@@ -290,7 +294,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case delay > 0 && !h.wait(aw, r, delay):
-		// The client went away (nothing to answer) or a too large body was refused.
+		// The client went away: nothing to answer.
 	case faulted && fault.DropConnection:
 		aw.note(0, "", "connection dropped (fault)")
 		h.logAnswer(r, aw, start, true)
@@ -307,22 +311,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // wait sleeps for d, ending early when the client goes away or the Server closes. It reports
 // whether the request should still be answered.
 //
-// The body is read first: net/http only notices a closed connection (and cancels the
-// request's context) once the body has been consumed.
+// guardBody has read the body already: net/http only notices a closed connection (and
+// cancels the request's context) once the body has been consumed.
 func (h *Handler) wait(aw *answerWriter, r *http.Request, d time.Duration) bool {
-	if r.Body != nil && r.Body != http.NoBody {
-		data, err := io.ReadAll(r.Body)
-		_ = r.Body.Close()
-		if err != nil {
-			if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-				writeError(aw, http.StatusBadRequest, "bad_request", fmt.Sprintf("body: must be at most %d bytes", maxBodyBytes))
-				return false
-			}
-			aw.note(0, "", "client gone while the body was read")
-			return false
-		}
-		r.Body = io.NopCloser(bytes.NewReader(data))
-	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -10,28 +10,65 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/net/netutil"
 
 	"github.com/vercelkit/edgecache/edgecachetest"
 )
+
+// serveLimits bound what one client can hold of the server: without them a connection that
+// never finishes its request, or an idle keep-alive, is held forever, and 20,000 of them
+// exhausted the process's file descriptors.
+type serveLimits struct {
+	readHeader, read, write, idle time.Duration
+	maxConns                      int
+}
+
+// check refuses a limit that would disable itself or cut every answer.
+func (l serveLimits) check(latency time.Duration) error {
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--read-header-timeout", l.readHeader}, {"--read-timeout", l.read}, {"--write-timeout", l.write}, {"--idle-timeout", l.idle}} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s: must be greater than 0 (got %v)", d.flag, d.v)
+		}
+	}
+	if l.write <= latency {
+		return fmt.Errorf("--write-timeout: must be longer than --latency (got %v, latency %v)", l.write, latency)
+	}
+	if l.maxConns < 1 {
+		return fmt.Errorf("--max-conns: must be at least 1 (got %d)", l.maxConns)
+	}
+	return nil
+}
 
 func newServeCommand(e env) *cobra.Command {
 	var (
 		addr    string
 		token   string
 		latency time.Duration
+		limits  serveLimits
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve a spec-validating fake of the endpoint, for any client",
 		Long: `Serves a fake of POST /v1/edge-cache/dangerously-delete-by-tags that checks every request
 against the vendored OpenAPI spec, as the real API would, and logs each request and its verdict.
-By default any non-empty bearer token is accepted. Nothing is cached or deleted.`,
+By default any non-empty bearer token is accepted. Nothing is cached or deleted.
+
+A client cannot hold the server: a connection is closed when its request takes longer than
+--read-timeout to arrive (its headers, --read-header-timeout), when its answer cannot be
+written within --write-timeout, or when it stays idle between requests for --idle-timeout.
+At most --max-conns connections are served at once; more wait to be accepted.`,
 		Example: `  edgecache serve --addr 127.0.0.1:8787
   curl -X POST 'http://127.0.0.1:8787/v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=demo' \
     -H 'Authorization: Bearer test' -H 'Content-Type: application/json' -d '{"tags":["blog"]}'
   edgecache dangerously-delete --api-url http://127.0.0.1:8787 --token test --project demo --tag blog --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := limits.check(latency); err != nil {
+				return err
+			}
 			// A long-running server must not keep every request it accepted.
 			opts := []edgecachetest.Option{edgecachetest.WithoutRecording(), edgecachetest.WithLogger(slog.New(slog.NewTextHandler(e.stderr, nil)))}
 			if token != "" {
@@ -40,22 +77,37 @@ By default any non-empty bearer token is accepted. Nothing is cached or deleted.
 			if latency > 0 {
 				opts = append(opts, edgecachetest.WithLatency(latency))
 			}
-			return serve(cmd.Context(), e, addr, edgecachetest.NewHandler(opts...))
+			return serve(cmd.Context(), e, addr, limits, edgecachetest.NewHandler(opts...))
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8787", "address to listen on")
 	cmd.Flags().StringVar(&token, "token", "", "accept only this bearer token (default: any non-empty token)")
 	cmd.Flags().DurationVar(&latency, "latency", 0, "delay every answer, e.g. 20ms")
+	// The defaults leave a slow client a body of 1 MiB at 35 KB/s, and --latency up to a minute.
+	cmd.Flags().DurationVar(&limits.readHeader, "read-header-timeout", 10*time.Second, "close a connection whose request headers take longer to arrive")
+	cmd.Flags().DurationVar(&limits.read, "read-timeout", 30*time.Second, "close a connection whose request, body included, takes longer to arrive")
+	cmd.Flags().DurationVar(&limits.write, "write-timeout", 90*time.Second, "close a connection whose answer is not written this long after its request's headers (must exceed --latency)")
+	cmd.Flags().DurationVar(&limits.idle, "idle-timeout", 60*time.Second, "close a keep-alive connection idle this long between requests")
+	cmd.Flags().IntVar(&limits.maxConns, "max-conns", 1024, "serve at most this many connections at once; more wait to be accepted")
 	return cmd
 }
 
 // serve runs handler on addr until ctx ends, then shuts down gracefully.
-func serve(ctx context.Context, e env, addr string, handler http.Handler) error {
+func serve(ctx context.Context, e env, addr string, limits serveLimits, handler http.Handler) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// Connections beyond the bound wait in the kernel's accept queue, holding no descriptor
+	// of ours. netutil.LimitListener is the Go team's maintained semaphore listener.
+	ln = netutil.LimitListener(ln, limits.maxConns)
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: limits.readHeader,
+		ReadTimeout:       limits.read,
+		WriteTimeout:      limits.write,
+		IdleTimeout:       limits.idle,
+	}
 	fmt.Fprintf(e.stderr, "edgecache: serving the fake endpoint on http://%s (Ctrl-C to stop)\n", ln.Addr())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
