@@ -79,7 +79,7 @@ func (a admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case adminFaults:
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
-			writeJSON(w, http.StatusOK, faultList{Faults: faultsJSON(a.h.Faults())})
+			a.listFaults(w)
 		case http.MethodPost:
 			a.queueFault(w, r)
 		case http.MethodDelete:
@@ -102,8 +102,9 @@ func (a admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		a.spec(w, r)
 	default:
-		writeError(w, http.StatusNotFound, "not_found", "The admin API has no "+r.URL.Path+
-			" (see "+adminRequests+", "+adminFaults+", "+adminReset+", "+adminSpec+")")
+		// The path is not repeated: whatever a caller put in it stays out of admin answers.
+		writeError(w, http.StatusNotFound, "not_found", "The admin API has no such path; it has "+
+			adminRequests+", "+adminFaults+", "+adminReset+" and "+adminSpec)
 	}
 }
 
@@ -111,7 +112,7 @@ func (a admin) listRequests(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	op := q.Get("operation")
 	if op != "" && !slices.Contains(Operations(), op) {
-		writeError(w, http.StatusBadRequest, "bad_request", Fault{Operation: op}.check().Error())
+		a.badRequest(w, Fault{Operation: op}.check().Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, a.h.Journal(op))
@@ -132,25 +133,28 @@ type faultList struct {
 	Faults []faultJSON `json:"faults"`
 }
 
-func faultsJSON(qs []QueuedFault) []faultJSON {
-	out := make([]faultJSON, len(qs))
-	for i, q := range qs {
-		out[i] = toFaultJSON(q)
+func (a admin) listFaults(w http.ResponseWriter) {
+	queued := a.h.Faults()
+	list := faultList{Faults: make([]faultJSON, len(queued))}
+	for i, q := range queued {
+		list.Faults[i] = a.faultJSON(q)
 	}
-	return out
+	writeJSON(w, http.StatusOK, list)
 }
 
-func toFaultJSON(q QueuedFault) faultJSON {
+// faultJSON renders a queued fault, any configured token in its body or Retry-After redacted.
+func (a admin) faultJSON(q QueuedFault) faultJSON {
+	tokens := a.h.redact.tokens
 	f := faultJSON{
 		Operation:  q.Operation,
 		Times:      &q.Times,
 		Status:     q.Status,
-		RetryAfter: q.RetryAfter,
+		RetryAfter: redactText(q.RetryAfter, tokens),
 		DelayMs:    q.Latency.Milliseconds(),
 		Drop:       q.DropConnection,
 	}
 	if q.Body != "" {
-		f.Body = bodyJSON([]byte(q.Body), false)
+		f.Body = bodyJSON(redactBody([]byte(q.Body), tokens), false)
 	}
 	return f
 }
@@ -197,20 +201,26 @@ func (a admin) queueFault(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	var in faultJSON
 	if err := dec.Decode(&in); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", describeDecodeError(err))
+		a.badRequest(w, describeDecodeError(err))
 		return
 	}
 	if dec.Decode(&struct{}{}) != io.EOF {
-		writeError(w, http.StatusBadRequest, "bad_request", "body: must hold one JSON object")
+		a.badRequest(w, "body: must hold one JSON object")
 		return
 	}
 	f, times, err := in.toFault()
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		a.badRequest(w, err.Error())
 		return
 	}
 	a.h.FailNext(times, f)
-	writeJSON(w, http.StatusCreated, toFaultJSON(QueuedFault{Fault: f, Times: times}))
+	writeJSON(w, http.StatusCreated, a.faultJSON(QueuedFault{Fault: f, Times: times}))
+}
+
+// badRequest answers 400 with a message that may repeat part of the caller's input (a
+// field's name, a value); a configured token in it is redacted all the same.
+func (a admin) badRequest(w http.ResponseWriter, message string) {
+	writeError(w, http.StatusBadRequest, "bad_request", redactText(message, a.h.redact.tokens))
 }
 
 // describeDecodeError words a fault's decoding error by field, without repeating the input.
@@ -271,7 +281,7 @@ func (a admin) spec(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(data)
 	default:
-		writeError(w, http.StatusBadRequest, "bad_request", `format: must be "json" or "yaml" (got `+quoteOrNone(format)+")")
+		a.badRequest(w, `format: must be "json" or "yaml" (got `+quoteOrNone(format)+")")
 	}
 }
 

@@ -539,18 +539,21 @@ func (h *Handler) logAnswer(r *http.Request, aw *answerWriter, start time.Time, 
 	if l == nil {
 		return
 	}
+	// What the client sent may hold its token (in the path, the project, a value a message
+	// repeats): the log line gets the log's redaction.
+	tokens := h.redact.tokensFor(bearerToken(r.Header.Get("Authorization")))
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+		slog.String("path", redactText(r.URL.Path, tokens)),
 		slog.String("operation", aw.operation),
-		slog.String("project", r.URL.Query().Get("projectIdOrName")),
+		slog.String("project", redactText(r.URL.Query().Get("projectIdOrName"), tokens)),
 		slog.Int("status", aw.status),
 	}
 	if aw.code != "" {
 		attrs = append(attrs, slog.String("code", aw.code))
 	}
 	if aw.message != "" {
-		attrs = append(attrs, slog.String("message", aw.message))
+		attrs = append(attrs, slog.String("message", redactText(aw.message, tokens)))
 	}
 	if faulted {
 		attrs = append(attrs, slog.Bool("fault", true))

@@ -241,8 +241,11 @@ func bodyJSON(body []byte, truncated bool) json.RawMessage {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	b, _ := json.Marshal(s)
-	return b
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return bytes.TrimSuffix(out.Bytes(), []byte("\n"))
 }
 
 // redactor keeps bearer tokens out of the log: the request's own and the configured ones.
