@@ -241,7 +241,7 @@ func (h *Handler) readBody(aw *answerWriter, r *http.Request) (body []byte, ok b
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, true
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(aw, r.Body, maxBodyBytes))
+	data, err := io.ReadAll(http.MaxBytesReader(aw.ResponseWriter, r.Body, maxBodyBytes))
 	_ = r.Body.Close()
 	if err != nil {
 		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
@@ -284,7 +284,8 @@ func (h *Handler) record(r *http.Request, aw *answerWriter, body []byte, start t
 	x.req.RequestID = aw.Header().Get(RequestIDHeader)
 	x.req.Time = start
 	if len(x.body) > maxRecordedBody {
-		x.body, x.bodyTruncated = x.body[:maxRecordedBody:maxRecordedBody], true
+		// A copy, so that the log does not hold the whole body's array.
+		x.body, x.bodyTruncated = bytes.Clone(x.body[:maxRecordedBody]), true
 	}
 	sent := bearerToken(r.Header.Get("Authorization"))
 	x.tokenSent = sent != ""

@@ -218,3 +218,16 @@ func TestRefusedAndFaultedRequestsAreJournaledNotAccepted(t *testing.T) {
 		t.Errorf("the journal does not encode as JSON: %v", err)
 	}
 }
+
+func TestALongBodyIsJournaledCutShort(t *testing.T) {
+	s := newServer(t)
+	long := `{"tags":"` + strings.Repeat("x", 70_000) + `"}`
+	if a := post(t, s, "?projectIdOrName=p", long); a.status != http.StatusBadRequest {
+		t.Fatalf("got %d, want 400 for an 8197+ character tags string", a.status)
+	}
+	r := s.Journal("").Requests[0]
+	var kept string
+	if err := json.Unmarshal(r.Body, &kept); err != nil || !r.BodyTruncated || kept != long[:64<<10] {
+		t.Errorf("body kept as %d bytes (truncated %v, err %v), want the first 64 KiB as a string", len(kept), r.BodyTruncated, err)
+	}
+}
