@@ -1,5 +1,6 @@
-# Every target runs with the Go toolchain alone: no global installs.
+# Every target runs with the Go toolchain (and npm, for examples/node) alone: no global installs.
 GO ?= go
+NPM ?= npm
 TOOLS = $(GO) tool -modfile=tools/go.mod
 # A count budget rather than seconds: Go 1.26's fuzz coordinator can fail a time-limited run
 # with "context deadline exceeded" right at its limit (go.dev/issue/75804). 5000 inputs take
@@ -8,7 +9,7 @@ FUZZTIME ?= 5000x
 BENCHTIME ?= 1s
 UPSTREAM ?=
 
-.PHONY: all generate check-generated lint test test-race fuzz-short bench bench-short update-spec demo sdk-capture bench-serve bench-cli
+.PHONY: all generate check-generated lint test test-race test-node fuzz-short bench bench-short bench-recording update-spec demo sdk-capture bench-serve bench-cli
 
 all: test
 
@@ -36,11 +37,16 @@ lint:
 	cd tools && $(GO) vet ./...
 
 ## test: everything CI checks
-test: check-generated lint fuzz-short bench-short test-race
+test: check-generated lint fuzz-short bench-short test-race test-node
 
 test-race:
 	$(GO) test -race -count=1 ./...
 	cd tools && $(GO) test -race -count=1 ./...
+
+## test-node: the Node example: @vercel/sdk 1.28.35 (pinned in examples/node/package-lock.json)
+## calls edgecache serve, and node:test checks what was sent through the admin API
+test-node:
+	cd examples/node && $(NPM) ci --no-audit --no-fund --loglevel=error && GO="$(GO)" $(NPM) test
 
 ## fuzz-short: run each fuzz target for $(FUZZTIME)
 fuzz-short:
@@ -73,6 +79,10 @@ sdk-capture:
 ## bench-serve: edgecache serve vs Prism's mock under the same load generator (needs npm; not part of CI)
 bench-serve:
 	scripts/bench-serve.sh
+
+## bench-recording: serve's throughput with recording on (the default) vs off, in one run (not part of CI)
+bench-recording:
+	GO="$(GO)" scripts/bench-recording.sh
 
 ## bench-cli: a 10,000-tag purge through the command against serve --latency 20ms (not part of CI)
 bench-cli:

@@ -9,7 +9,10 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vercelkit/edgecache"
 	"github.com/vercelkit/edgecache/edgecachetest"
@@ -154,4 +157,93 @@ func serveOne(h http.Handler) error {
 // reportRate reports requests per second of wall time.
 func reportRate(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// BenchmarkRecording compares a Server that records (the default: the newest 10,000 requests)
+// with one that records nothing (WithoutRecording), both on loopback under loadClients
+// concurrent clients as in BenchmarkFake/loopback. The two are measured in the same run, in
+// alternating blocks of recordingBlock requests, so that both see the same machine: a
+// machine shared with other work slows both alike. It reports each one's requests per
+// second and their ratio (on/off: 1 means recording is free; the target is ≥ 0.85).
+//
+//	go test -run '^$' -bench Recording -benchtime 200000x ./edgecachetest
+func BenchmarkRecording(b *testing.B) {
+	on := edgecachetest.NewServer()
+	defer on.Close()
+	off := edgecachetest.NewServer(edgecachetest.WithoutRecording())
+	defer off.Close()
+	hc := keepAliveClient(b)
+	body := []byte(benchBody)
+
+	// drive sends n requests to s from loadClients clients and returns how long they took.
+	drive := func(s *edgecachetest.Server, n int) time.Duration {
+		url, auth := s.URL+benchURL, "Bearer "+s.Token()
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range loadClients {
+			wg.Go(func() {
+				for next.Add(1) <= int64(n) {
+					if err := postOnce(hc, url, auth, body); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+
+	var onTime, offTime time.Duration
+	var onN, offN int
+	b.ReportAllocs()
+	for i := 0; i < b.N; {
+		n := min(recordingBlock, b.N-i)
+		// Half of each block to each server, in alternating order, so that neither always
+		// runs first.
+		half := max(1, n/2)
+		if (i/recordingBlock)%2 == 0 {
+			onTime += drive(on, half)
+			offTime += drive(off, n-half)
+		} else {
+			offTime += drive(off, n-half)
+			onTime += drive(on, half)
+		}
+		onN += half
+		offN += n - half
+		i += n
+	}
+	if len(on.Requests()) == 0 || len(off.Requests()) != 0 {
+		b.Fatalf("the recording server kept %d requests, the other %d", len(on.Requests()), len(off.Requests()))
+	}
+	onRate := float64(onN) / onTime.Seconds()
+	offRate := float64(offN) / max(offTime, 1).Seconds()
+	b.ReportMetric(onRate, "on-req/s")
+	b.ReportMetric(offRate, "off-req/s")
+	b.ReportMetric(onRate/offRate, "on/off")
+}
+
+// recordingBlock is how many requests BenchmarkRecording sends in one block (half to each
+// server): long enough to fill the connections' pipelines, short enough to alternate often.
+const recordingBlock = 4000
+
+// postOnce sends the benchmark request and checks for a 200.
+func postOnce(hc *http.Client, url, auth string, body []byte) error {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
 }

@@ -159,7 +159,9 @@ func TestSpecViolationsAnswer400NamingTheField(t *testing.T) {
 		{"tags number", q, `{"tags":5}`, nil, "tags: ", "an array of strings or a string (got number)"},
 		{"target staging", q, `{"tags":["a"],"target":"staging"}`, nil, "target: ", `"production", "preview" (got "staging")`},
 		{"deadline -1", q, `{"tags":["a"],"revalidationDeadlineSeconds":-1}`, nil, "revalidationDeadlineSeconds: ", "at least 0 (got -1)"},
-		{"deadline string", q, `{"tags":["a"],"revalidationDeadlineSeconds":"1"}`, nil, "revalidationDeadlineSeconds: ", "must be a number"},
+		{"deadline string", q, `{"tags":["a"],"revalidationDeadlineSeconds":"1"}`, nil, "revalidationDeadlineSeconds: ", "must be an integer (got string)"},
+		{"deadline fraction", q, `{"tags":["a"],"revalidationDeadlineSeconds":2.5}`, nil, "revalidationDeadlineSeconds: ", "must be an integer (got number)"},
+		{"deadline over a year", q, `{"tags":["a"],"revalidationDeadlineSeconds":31536001}`, nil, "revalidationDeadlineSeconds: ", "at most 31536000 (got 31536001)"},
 		{"unknown property", q, `{"tags":["a"],"tag":"b"}`, nil, "tag: ", "unknown property"},
 		{"wrong content type", q, `{"tags":["a"]}`, []string{"Content-Type: text/plain"}, "Content-Type: ", "application/json"},
 		{"repeated projectIdOrName", q + "&projectIdOrName=prj_2", `{"tags":["a"]}`, nil, "projectIdOrName: ", "once"},
@@ -331,7 +333,7 @@ func TestRecorder(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The array form with a comma in a tag: Vercel splits it, and so does the record.
-	if a := post(t, s, "?projectIdOrName=prj_2", `{"tags":["x,y","z"],"revalidationDeadlineSeconds":2.5}`); a.status != 200 {
+	if a := post(t, s, "?projectIdOrName=prj_2", `{"tags":["x,y","z"],"revalidationDeadlineSeconds":31536000}`); a.status != 200 {
 		t.Fatalf("got %d %q", a.status, a.body)
 	}
 
@@ -355,7 +357,7 @@ func TestRecorder(t *testing.T) {
 		t.Errorf("second request recorded as %+v", r1)
 	}
 	if r2.TagsForm != edgecachetest.FormArray || !equal(r2.Tags, "x", "y", "z") || r2.TeamID != "" ||
-		r2.RevalidationDeadlineSeconds == nil || *r2.RevalidationDeadlineSeconds != 2.5 {
+		r2.RevalidationDeadlineSeconds == nil || *r2.RevalidationDeadlineSeconds != 31536000 {
 		t.Errorf("third request recorded as %+v", r2)
 	}
 
@@ -394,7 +396,7 @@ func TestBulkThroughTheFake(t *testing.T) {
 	for i := range tags {
 		tags[i] = fmt.Sprintf("tag-%02d", i)
 	}
-	res, err := c.DangerouslyDeleteByTagsBulk(t.Context(), edgecache.BulkDeleteRequest{ProjectIDOrName: "prj_1", Tags: tags})
+	res, err := c.Bulk(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: "prj_1", Tags: edgecache.TagList(tags...)}, edgecache.BulkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

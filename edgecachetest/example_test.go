@@ -82,3 +82,37 @@ func ExampleNewHandler() {
 	// Output:
 	// 400 {"error":{"code":"bad_request","message":"target: must be one of \"production\", \"preview\" (got \"staging\")"}}
 }
+
+// Journal lists every request with its answer, refused and faulted ones too; a fault can be
+// limited to one operation. GET /__admin/requests answers the same, as JSON.
+func ExampleHandler_Journal() {
+	s := edgecachetest.NewServer()
+	defer s.Close()
+	s.FailNext(1, edgecachetest.Fault{Operation: edgecachetest.OpInvalidateBySrcImages, Status: http.StatusPaymentRequired})
+
+	send := func(path, body string) {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+path+"?projectIdOrName=my-project", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+s.Token())
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+	}
+	send("/v1/edge-cache/invalidate-by-tags", `{"tags":["blog"]}`)
+	send("/v1/edge-cache/invalidate-by-src-images", `{"srcImages":["/hero.png"]}`)
+	send("/v1/edge-cache/invalidate-by-src-images", `{"srcImages":[]}`)
+	send("/v1/edge-cache/invalidate-by-src-images", `{"srcImages":["/hero.png"]}`)
+
+	for _, r := range s.Journal("").Requests {
+		fmt.Println(r.Operation, r.Status, r.Fault, string(r.Body))
+	}
+	fmt.Println(len(s.Requests()), "accepted")
+	// Output:
+	// invalidateByTags 200 false {"tags":["blog"]}
+	// invalidateBySrcImages 402 true {"srcImages":["/hero.png"]}
+	// invalidateBySrcImages 400 false {"srcImages":[]}
+	// invalidateBySrcImages 200 false {"srcImages":["/hero.png"]}
+	// 2 accepted
+}

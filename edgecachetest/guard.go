@@ -31,15 +31,16 @@ const (
 	maxBodyValues = 1000
 )
 
-// guardBody reads the body once, within maxBodyBytes, and refuses one that is too large,
-// too deep, too many values or followed by more data, before any other verdict: those are
-// what the validator must never see. It then puts the body back, in memory, for the
-// validator and the handler. It reports whether to go on; if not, the answer is written.
-func guardBody(aw *answerWriter, r *http.Request) bool {
+// guardBody reads the body once, within maxBodyBytes, so that the log can keep it, and
+// refuses one that is too large, too deep, too many values or followed by more data, before
+// any other verdict: those are what the validator must never see. It then gives the request
+// a copy, in memory, for the validator and the handler. It reports whether to go on; if not,
+// the answer is written.
+func guardBody(aw *answerWriter, r *http.Request) (body []byte, ok bool) {
 	if r.Body == nil || r.Body == http.NoBody {
-		return true
+		return nil, true
 	}
-	data, err := io.ReadAll(r.Body)
+	data, err := io.ReadAll(http.MaxBytesReader(aw.ResponseWriter, r.Body, maxBodyBytes))
 	_ = r.Body.Close()
 	if err != nil {
 		// A partial body must get an answer other than the 200 net/http sends for a handler
@@ -55,15 +56,19 @@ func guardBody(aw *answerWriter, r *http.Request) bool {
 			}
 		}
 		writeError(aw, http.StatusBadRequest, "bad_request", msg)
-		return false
+		return data, false
 	}
 	if msg := checkJSONShape(data); msg != "" {
 		writeError(aw, http.StatusBadRequest, "bad_request", "body: "+msg)
-		return false
+		return data, false
+	}
+	if len(data) == 0 {
+		r.Body = http.NoBody
+		return nil, true
 	}
 	r.Body = io.NopCloser(bytes.NewReader(data))
 	r.ContentLength = int64(len(data))
-	return true
+	return data, true
 }
 
 func isMaxBytes(err error) bool {

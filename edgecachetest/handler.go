@@ -3,18 +3,14 @@ package edgecachetest
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/vercelkit/edgecache/api"
 )
 
 // The values of Request.TagsForm.
@@ -28,59 +24,63 @@ const (
 // RequestIDHeader is the header every answer carries, as Vercel's do.
 const RequestIDHeader = "X-Vercel-Id"
 
+// The operationIds of the spec's four operations: the values of Request.Operation,
+// RecordedRequest.Operation and Fault.Operation, and of GET /__admin/requests?operation=.
+const (
+	// OpInvalidateByTags is POST /v1/edge-cache/invalidate-by-tags.
+	OpInvalidateByTags = "invalidateByTags"
+	// OpDangerouslyDeleteByTags is POST /v1/edge-cache/dangerously-delete-by-tags.
+	OpDangerouslyDeleteByTags = "dangerouslyDeleteByTags"
+	// OpInvalidateBySrcImages is POST /v1/edge-cache/invalidate-by-src-images.
+	OpInvalidateBySrcImages = "invalidateBySrcImages"
+	// OpDangerouslyDeleteBySrcImages is POST /v1/edge-cache/dangerously-delete-by-src-images.
+	OpDangerouslyDeleteBySrcImages = "dangerouslyDeleteBySrcImages"
+)
+
+// Operations returns the operationIds the fake serves, in the spec's order.
+func Operations() []string {
+	return []string{OpInvalidateByTags, OpDangerouslyDeleteByTags, OpInvalidateBySrcImages, OpDangerouslyDeleteBySrcImages}
+}
+
 // Request is one request the fake accepted (answered 200).
 type Request struct {
+	// Operation is the operationId, such as OpInvalidateByTags.
+	Operation string
 	// ProjectIDOrName, TeamID and Slug are the query parameters; empty when absent.
 	ProjectIDOrName, TeamID, Slug string
 	// Tags are the tags as Vercel reads them: the array form's items and the string form,
-	// each split on commas. Nothing is trimmed or dropped.
+	// each split on commas. Nothing is trimmed or dropped. Nil for the src-images operations.
 	Tags []string
-	// TagsForm is the form the tags were sent in: FormArray or FormString.
+	// TagsForm is the form the tags were sent in: FormArray or FormString; "" for the
+	// src-images operations.
 	TagsForm string
+	// SrcImages are the body's srcImages, as sent; nil for the tag operations.
+	SrcImages []string
 	// Target is the body's target, empty when absent.
 	Target string
 	// RevalidationDeadlineSeconds is the body's deadline, nil when absent (a 0 sent
 	// explicitly is a pointer to 0).
-	RevalidationDeadlineSeconds *float64
+	RevalidationDeadlineSeconds *int
 	// UserAgent is the User-Agent header.
 	UserAgent string
 	// RequestID is the x-vercel-id the fake answered with.
 	RequestID string
-	// Time is when the fake accepted the request.
+	// Time is when the request arrived.
 	Time time.Time
-}
-
-// Fault is an answer to inject instead of the normal one; see [Handler.FailNext].
-//
-// A Fault with Status 0 and no DropConnection only delays (by Latency): the request is then
-// validated and answered as usual.
-type Fault struct {
-	// Status is the status to answer, such as 429 or 503.
-	Status int
-	// RetryAfter is the raw Retry-After header value ("2", or an HTTP-date); "" sends none.
-	RetryAfter string
-	// Body replaces the default envelope {"error":{"code":…,"message":…}}, whose code
-	// follows Status: 400 bad_request, 401 unauthorized, 403 forbidden, 404 not_found,
-	// 410 gone, 429 rate_limited, 5xx internal_server_error.
-	Body string
-	// Latency delays the answer (on top of WithLatency); the wait ends early if the client
-	// goes away.
-	Latency time.Duration
-	// DropConnection closes the connection without answering (after Latency).
-	DropConnection bool
 }
 
 // Option configures a fake in [NewHandler] or [NewServer].
 type Option func(*config)
 
 type config struct {
-	tokens    map[string]struct{} // nil: any non-empty token
-	tokenList []string            // the tokens in the order given
-	projects  map[string]struct{} // nil: any project exists
-	teams     map[string]struct{} // nil: any team is allowed
-	latency   time.Duration
-	logger    *slog.Logger
-	noRecord  bool
+	tokens      map[string]struct{} // nil: any non-empty token
+	tokenList   []string            // the tokens in the order given
+	projects    map[string]struct{} // nil: any project exists
+	teams       map[string]struct{} // nil: any team is allowed
+	latency     time.Duration
+	logger      *slog.Logger
+	maxRecorded int
+	admin       bool
 }
 
 // WithTokens accepts only these bearer tokens; any other is refused with 403 forbidden. By
@@ -112,16 +112,29 @@ func WithLatency(d time.Duration) Option {
 	return func(c *config) { c.latency = d }
 }
 
-// WithLogger logs one line per request to l: method, path, project, status, error code and
-// message, and duration. The Authorization header is never logged.
+// WithLogger logs one line per request to l: method, path, operation, project, status, error
+// code and message, and duration. The Authorization header is never logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }
 
-// WithoutRecording keeps no record of accepted requests, so Requests stays empty: for a
-// long-running server (edgecache serve), whose memory would otherwise grow with every request.
+// WithMaxRecorded keeps the newest n requests in the log ([Handler.Requests],
+// [Handler.Journal], GET /__admin/requests) and counts the older ones as dropped. The
+// default is [DefaultMaxRecorded]; n ≤ 0 keeps none.
+func WithMaxRecorded(n int) Option {
+	return func(c *config) { c.maxRecorded = max(0, n) }
+}
+
+// WithoutRecording keeps no record of requests, so Requests stays empty: WithMaxRecorded(0).
 func WithoutRecording() Option {
-	return func(c *config) { c.noRecord = true }
+	return WithMaxRecorded(0)
+}
+
+// WithAdminAPI makes the Handler answer the admin API under /__admin/ (see
+// [Handler.AdminHandler]) besides the API's paths, which it leaves unchanged: edgecache serve
+// uses it, so that a test in any language can read the log and queue faults over HTTP.
+func WithAdminAPI() Option {
+	return func(c *config) { c.admin = true }
 }
 
 func addAll(set map[string]struct{}, values []string) map[string]struct{} {
@@ -135,19 +148,18 @@ func addAll(set map[string]struct{}, values []string) map[string]struct{} {
 }
 
 // Handler is the fake as an http.Handler, for mounting in a server of your own at the
-// endpoint's path (/v1/edge-cache/dangerously-delete-by-tags) or at "/". It is safe for
-// concurrent use.
+// API's paths (/v1/edge-cache/) or at "/". It is safe for concurrent use.
 type Handler struct {
 	cfg       config
 	validated http.Handler
+	admin     http.Handler
+	redact    redactor
 
-	calls   atomic.Int64
-	seq     atomic.Uint64
-	pending atomic.Int64 // len(faults), read without the lock on the common path
+	calls atomic.Int64
+	seq   atomic.Uint64
 
-	mu     sync.Mutex
-	reqs   requestLog
-	faults []Fault
+	log    *recorder
+	faults faultQueue
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -155,149 +167,61 @@ type Handler struct {
 
 // NewHandler returns a fake configured by opts. The spec is parsed once per process.
 func NewHandler(opts ...Option) *Handler {
-	h := &Handler{closing: make(chan struct{})}
+	h := &Handler{closing: make(chan struct{}), cfg: config{maxRecorded: DefaultMaxRecorded}}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&h.cfg)
 		}
 	}
 	h.validated = h.newValidatedHandler()
+	h.admin = newAdmin(h)
+	h.log = newRecorder(h.cfg.maxRecorded)
+	h.redact = redactor{tokens: h.cfg.tokenList}
 	return h
 }
 
-// Requests returns a copy of the accepted requests, in the order they were accepted.
-func (h *Handler) Requests() []Request {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]Request, 0, h.reqs.len())
-	for _, block := range h.reqs.blocks {
-		for _, r := range block {
-			r.Tags = slices.Clone(r.Tags)
-			if r.RevalidationDeadlineSeconds != nil {
-				d := *r.RevalidationDeadlineSeconds
-				r.RevalidationDeadlineSeconds = &d
-			}
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// requestLog holds the accepted requests in blocks of requestLogBlock records. Growing it
-// never copies a record, as growing one slice would (each growth of a large slice copies
-// all of it, several times over the log's life): under load that copying, and the zeroing
-// of each new array, was a tenth of the fake's time.
-type requestLog struct {
-	blocks [][]Request
-}
-
-// requestLogBlock is how many records one block holds.
-const requestLogBlock = 256
-
-func (l *requestLog) len() int {
-	n := 0
-	for _, b := range l.blocks {
-		n += len(b)
-	}
-	return n
-}
-
-// add appends rec; block, when not nil, is an empty block to use if the last one is full.
-func (l *requestLog) add(rec Request, block []Request) {
-	if l.full() {
-		if block == nil {
-			block = make([]Request, 0, requestLogBlock)
-		}
-		l.blocks = append(l.blocks, block)
-	}
-	last := len(l.blocks) - 1
-	l.blocks[last] = append(l.blocks[last], rec)
-}
-
-// full reports whether the next add needs a new block.
-func (l *requestLog) full() bool {
-	last := len(l.blocks) - 1
-	return last < 0 || len(l.blocks[last]) == cap(l.blocks[last])
-}
-
-// Reset forgets the recorded requests and the pending faults, and sets Calls back to 0.
-// Request ids keep counting up.
+// Reset forgets the recorded requests (and the dropped count) and the pending faults, and
+// sets Calls back to 0. Request ids keep counting up. POST /__admin/reset calls it.
 func (h *Handler) Reset() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.reqs = requestLog{}
-	h.faults = nil
-	h.pending.Store(0)
+	h.log.clear()
+	h.faults.clear()
 	h.calls.Store(0)
 }
 
-// Calls returns how many requests reached the handler since it was made or Reset: accepted,
-// refused and faulted ones alike.
+// Calls returns how many requests reached the API's paths since the handler was made or
+// Reset: accepted, refused and faulted ones alike. Admin API requests are not counted.
 func (h *Handler) Calls() int { return int(h.calls.Load()) }
-
-// FailNext makes the next n requests get fault f, after the faults already queued. Faults
-// are applied before any validation but the body's bounds (size, depth, data after it), so a
-// faulted request may carry anything else. n ≤ 0 queues nothing. It panics if f.Status is
-// neither 0 nor a valid HTTP status (100–999).
-func (h *Handler) FailNext(n int, f Fault) {
-	if f.Status != 0 && (f.Status < 100 || f.Status > 999) {
-		panic(fmt.Sprintf("edgecachetest: FailNext: invalid status %d", f.Status))
-	}
-	if n <= 0 {
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for range n {
-		h.faults = append(h.faults, f)
-	}
-	h.pending.Store(int64(len(h.faults)))
-}
-
-// popFault takes the next queued fault, if any.
-func (h *Handler) popFault() (Fault, bool) {
-	if h.pending.Load() == 0 {
-		return Fault{}, false
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.faults) == 0 {
-		return Fault{}, false
-	}
-	f := h.faults[0]
-	h.faults = h.faults[1:]
-	h.pending.Store(int64(len(h.faults)))
-	return f, true
-}
 
 // close ends every pending wait; Server.Close calls it before closing the server.
 func (h *Handler) close() { h.closeOnce.Do(func() { close(h.closing) }) }
 
 // ServeHTTP answers one request; see the package documentation for the order of verdicts.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.admin && isAdminPath(r.URL.Path) {
+		h.admin.ServeHTTP(w, r)
+		return
+	}
 	start := time.Now()
 	h.calls.Add(1)
 	w.Header().Set(RequestIDHeader, "fake1::"+strconv.FormatUint(h.seq.Add(1), 10))
-	aw := &answerWriter{ResponseWriter: w}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	}
-	if !guardBody(aw, r) {
-		h.logAnswer(r, aw, start, false)
+	aw := &answerWriter{ResponseWriter: w, operation: operationOf(r)}
+
+	body, ok := guardBody(aw, r)
+	if !ok {
+		h.finish(r, aw, body, start, false)
 		return
 	}
-
-	fault, faulted := h.popFault()
+	fault, faulted := h.faults.pop(aw.operation)
 	delay := h.cfg.latency
 	if faulted {
 		delay += fault.Latency
 	}
 	switch {
 	case delay > 0 && !h.wait(aw, r, delay):
-		// The client went away: nothing to answer.
+		// The client went away: there is no one to answer.
 	case faulted && fault.DropConnection:
 		aw.note(0, "", "connection dropped (fault)")
-		h.logAnswer(r, aw, start, true)
+		h.finish(r, aw, body, start, true)
 		dropConnection(w)
 		return
 	case faulted && fault.Status != 0:
@@ -305,14 +229,61 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.validated.ServeHTTP(aw, r)
 	}
+	h.finish(r, aw, body, start, faulted)
+}
+
+// finish records the exchange and writes its log line.
+func (h *Handler) finish(r *http.Request, aw *answerWriter, body []byte, start time.Time, faulted bool) {
+	h.record(r, aw, body, start, faulted)
 	h.logAnswer(r, aw, start, faulted)
 }
 
+// record adds the exchange to the log, without any bearer token.
+func (h *Handler) record(r *http.Request, aw *answerWriter, body []byte, start time.Time, faulted bool) {
+	x := exchange{
+		req:         aw.accepted,
+		accepted:    aw.status >= 200 && aw.status < 300 && aw.accepted.Operation != "",
+		method:      r.Method,
+		path:        r.URL.Path,
+		rawQuery:    r.URL.RawQuery,
+		body:        body,
+		contentType: r.Header.Get("Content-Type"),
+		userAgent:   r.UserAgent(),
+		status:      aw.status,
+		fault:       faulted,
+	}
+	x.req.Operation = aw.operation
+	x.req.UserAgent = r.UserAgent()
+	x.req.RequestID = aw.Header().Get(RequestIDHeader)
+	x.req.Time = start
+	if len(x.body) > maxRecordedBody {
+		// A copy, so that the log does not hold the whole body's array.
+		x.body, x.bodyTruncated = bytes.Clone(x.body[:maxRecordedBody]), true
+	}
+	sent := bearerToken(r.Header.Get("Authorization"))
+	x.tokenSent = sent != ""
+	if tokens := h.redact.tokensFor(sent); len(tokens) > 0 {
+		x.path = redactText(x.path, tokens)
+		x.rawQuery = redactQuery(x.rawQuery, tokens)
+		x.contentType = redactText(x.contentType, tokens)
+		x.userAgent = redactText(x.userAgent, tokens)
+		x.body = redactBody(x.body, tokens)
+	}
+	h.log.add(x)
+}
+
+// bearerToken returns the credentials of an Authorization header, "" when there are none.
+func bearerToken(auth string) string {
+	scheme, token, found := strings.Cut(auth, " ")
+	if !found {
+		return strings.TrimSpace(scheme)
+	}
+	return strings.TrimSpace(token)
+}
+
 // wait sleeps for d, ending early when the client goes away or the Server closes. It reports
-// whether the request should still be answered.
-//
-// guardBody has read the body already: net/http only notices a closed connection (and
-// cancels the request's context) once the body has been consumed.
+// whether the request should still be answered. The body has been read already: net/http
+// only notices a closed connection (and cancels the request's context) once it has been.
 func (h *Handler) wait(aw *answerWriter, r *http.Request, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -364,6 +335,8 @@ func defaultCode(status int) string {
 		return "bad_request"
 	case status == http.StatusUnauthorized:
 		return "unauthorized"
+	case status == http.StatusPaymentRequired:
+		return "payment_required"
 	case status == http.StatusForbidden:
 		return "forbidden"
 	case status == http.StatusNotFound:
@@ -381,36 +354,42 @@ func defaultCode(status int) string {
 	return "error"
 }
 
-// accept handles a request the validator passed: the rules beyond the spec, the project and
-// team checks, then the record and the 200.
-func (h *Handler) accept(w http.ResponseWriter, r *http.Request, params api.DangerouslyDeleteByTagsParams) {
+// queryParams are the query parameters every operation takes.
+type queryParams struct {
+	projectIDOrName string
+	teamID, slug    *string
+}
+
+// accept handles a request the validator passed for operation: the rules beyond the spec,
+// the project and team checks, then the typed record and the 200.
+func (h *Handler) accept(w http.ResponseWriter, r *http.Request, operation string, params queryParams) {
 	carrier, ok := r.Body.(interface{ ValidatedValue() any })
 	if !ok {
-		// The spec leaves the body optional, but its schema requires tags.
-		writeError(w, http.StatusBadRequest, "bad_request", "tags: is required (the request body is empty)")
+		// The spec leaves the body optional, but its schema requires tags or srcImages.
+		field := "tags"
+		if operation == OpInvalidateBySrcImages || operation == OpDangerouslyDeleteBySrcImages {
+			field = "srcImages"
+		}
+		writeError(w, http.StatusBadRequest, "bad_request", field+": is required (the request body is empty)")
 		return
 	}
 	body, _ := carrier.ValidatedValue().(map[string]any)
-	if params.ProjectIdOrName == "" {
+	if params.projectIDOrName == "" {
 		writeError(w, http.StatusBadRequest, "bad_request", "projectIdOrName: must not be empty")
 		return
 	}
 	if h.cfg.projects != nil {
-		if _, ok := h.cfg.projects[params.ProjectIdOrName]; !ok {
-			writeError(w, http.StatusNotFound, "not_found", "Project not found: "+strconv.Quote(params.ProjectIdOrName))
+		if _, ok := h.cfg.projects[params.projectIDOrName]; !ok {
+			writeError(w, http.StatusNotFound, "not_found", "Project not found: "+strconv.Quote(params.projectIDOrName))
 			return
 		}
 	}
-	rec := Request{
-		ProjectIDOrName: params.ProjectIdOrName,
-		UserAgent:       r.UserAgent(),
-		RequestID:       w.Header().Get(RequestIDHeader),
+	rec := Request{Operation: operation, ProjectIDOrName: params.projectIDOrName}
+	if params.teamID != nil {
+		rec.TeamID = *params.teamID
 	}
-	if params.TeamId != nil {
-		rec.TeamID = *params.TeamId
-	}
-	if params.Slug != nil {
-		rec.Slug = *params.Slug
+	if params.slug != nil {
+		rec.Slug = *params.slug
 	}
 	if h.cfg.teams != nil {
 		for _, team := range [...]string{rec.TeamID, rec.Slug} {
@@ -420,6 +399,8 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, params api.Dang
 			}
 		}
 	}
+	// The validator has checked the body against the operation's schema: each field below
+	// is present only where the operation takes it, with the type the spec gives it.
 	switch tags := body["tags"].(type) {
 	case []any:
 		rec.TagsForm = FormArray
@@ -432,37 +413,27 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, params api.Dang
 		rec.TagsForm = FormString
 		rec.Tags = appendSplit(nil, tags)
 	}
-	rec.Target, _ = body["target"].(string)
-	if d, ok := body["revalidationDeadlineSeconds"].(json.Number); ok {
-		if f, err := d.Float64(); err == nil {
-			rec.RevalidationDeadlineSeconds = &f
+	if images, ok := body["srcImages"].([]any); ok {
+		rec.SrcImages = make([]string, 0, len(images))
+		for _, img := range images {
+			s, _ := img.(string)
+			rec.SrcImages = append(rec.SrcImages, s)
 		}
 	}
-	rec.Time = time.Now()
-
-	h.record(rec)
+	rec.Target, _ = body["target"].(string)
+	if d, ok := body["revalidationDeadlineSeconds"].(json.Number); ok {
+		// The validator took it as an integer; 2.0 is one too, which Int64 would refuse.
+		if f, err := d.Float64(); err == nil {
+			seconds := int(f)
+			rec.RevalidationDeadlineSeconds = &seconds
+		}
+	}
 
 	if aw, ok := w.(*answerWriter); ok {
+		aw.accepted = rec
 		aw.note(http.StatusOK, "", "")
 	}
 	w.WriteHeader(http.StatusOK)
-}
-
-// record adds rec to the log. A new block is allocated outside the lock, so that other
-// requests do not wait on it.
-func (h *Handler) record(rec Request) {
-	if h.cfg.noRecord {
-		return
-	}
-	var block []Request
-	h.mu.Lock()
-	if h.reqs.full() {
-		h.mu.Unlock()
-		block = make([]Request, 0, requestLogBlock)
-		h.mu.Lock()
-	}
-	h.reqs.add(rec, block)
-	h.mu.Unlock()
 }
 
 // appendSplit appends the comma-separated parts of s, as Vercel reads a tag.
@@ -501,9 +472,11 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 	_, _ = w.Write(bytes.TrimSuffix(body.Bytes(), []byte("\n")))
 }
 
-// answerWriter remembers the verdict, for the log line.
+// answerWriter remembers the verdict, for the log and the log line.
 type answerWriter struct {
 	http.ResponseWriter
+	operation     string  // the operationId the method and path name, "" for none
+	accepted      Request // the typed record, set by accept
 	status        int
 	code, message string
 	wrote         bool
@@ -540,17 +513,21 @@ func (h *Handler) logAnswer(r *http.Request, aw *answerWriter, start time.Time, 
 	if l == nil {
 		return
 	}
+	// What the client sent may hold its token (in the path, the project, a value a message
+	// repeats): the log line gets the log's redaction.
+	tokens := h.redact.tokensFor(bearerToken(r.Header.Get("Authorization")))
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.String("project", r.URL.Query().Get("projectIdOrName")),
+		slog.String("path", redactText(r.URL.Path, tokens)),
+		slog.String("operation", aw.operation),
+		slog.String("project", redactText(r.URL.Query().Get("projectIdOrName"), tokens)),
 		slog.Int("status", aw.status),
 	}
 	if aw.code != "" {
 		attrs = append(attrs, slog.String("code", aw.code))
 	}
 	if aw.message != "" {
-		attrs = append(attrs, slog.String("message", aw.message))
+		attrs = append(attrs, slog.String("message", redactText(aw.message, tokens)))
 	}
 	if faulted {
 		attrs = append(attrs, slog.Bool("fault", true))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -65,27 +66,52 @@ func (h *Handler) newValidatedHandler() http.Handler {
 	return validator(server)
 }
 
-// operation adapts Handler to the generated api.ServerInterface.
+// operation adapts Handler to the generated api.ServerInterface. Each method is reached only
+// by requests the spec validation let through.
 type operation struct{ h *Handler }
 
-// DangerouslyDeleteByTags is reached only by requests the spec validation let through.
-func (o operation) DangerouslyDeleteByTags(w http.ResponseWriter, r *http.Request, params api.DangerouslyDeleteByTagsParams) {
-	o.h.accept(w, r, params)
+// InvalidateByTags accepts a valid POST /v1/edge-cache/invalidate-by-tags.
+func (o operation) InvalidateByTags(w http.ResponseWriter, r *http.Request, p api.InvalidateByTagsParams) {
+	o.h.accept(w, r, OpInvalidateByTags, queryParams{p.ProjectIdOrName, p.TeamId, p.Slug})
 }
 
-// InvalidateByTags is reached only by requests the spec validation let through.
-func (o operation) InvalidateByTags(w http.ResponseWriter, r *http.Request, params api.InvalidateByTagsParams) {
-	o.h.accept(w, r, api.DangerouslyDeleteByTagsParams(params))
+// DangerouslyDeleteByTags accepts a valid POST /v1/edge-cache/dangerously-delete-by-tags.
+func (o operation) DangerouslyDeleteByTags(w http.ResponseWriter, r *http.Request, p api.DangerouslyDeleteByTagsParams) {
+	o.h.accept(w, r, OpDangerouslyDeleteByTags, queryParams{p.ProjectIdOrName, p.TeamId, p.Slug})
 }
 
-// InvalidateBySrcImages is reached only by requests the spec validation let through.
-func (o operation) InvalidateBySrcImages(w http.ResponseWriter, r *http.Request, params api.InvalidateBySrcImagesParams) {
-	o.h.accept(w, r, api.DangerouslyDeleteByTagsParams(params))
+// InvalidateBySrcImages accepts a valid POST /v1/edge-cache/invalidate-by-src-images.
+func (o operation) InvalidateBySrcImages(w http.ResponseWriter, r *http.Request, p api.InvalidateBySrcImagesParams) {
+	o.h.accept(w, r, OpInvalidateBySrcImages, queryParams{p.ProjectIdOrName, p.TeamId, p.Slug})
 }
 
-// DangerouslyDeleteBySrcImages is reached only by requests the spec validation let through.
-func (o operation) DangerouslyDeleteBySrcImages(w http.ResponseWriter, r *http.Request, params api.DangerouslyDeleteBySrcImagesParams) {
-	o.h.accept(w, r, api.DangerouslyDeleteByTagsParams(params))
+// DangerouslyDeleteBySrcImages accepts a valid POST /v1/edge-cache/dangerously-delete-by-src-images.
+func (o operation) DangerouslyDeleteBySrcImages(w http.ResponseWriter, r *http.Request, p api.DangerouslyDeleteBySrcImagesParams) {
+	o.h.accept(w, r, OpDangerouslyDeleteBySrcImages, queryParams{p.ProjectIdOrName, p.TeamId, p.Slug})
+}
+
+// routes maps the path of each operation the spec declares to its operationId; every
+// operation is a POST. It is read only, once built.
+var routes = sync.OnceValue(func() map[string]string {
+	doc, err := loadSpec()
+	if err != nil {
+		panic(err)
+	}
+	m := make(map[string]string)
+	for path, item := range doc.Paths.Map() {
+		if item.Post != nil {
+			m[path] = item.Post.OperationID
+		}
+	}
+	return m
+})
+
+// operationOf names the operation a request is for, "" when its method and path are none.
+func operationOf(r *http.Request) string {
+	if r.Method != http.MethodPost {
+		return ""
+	}
+	return routes()[r.URL.Path]
 }
 
 // authenticate is the AuthenticationFunc for the spec's bearerToken scheme.
@@ -407,7 +433,13 @@ func shortValue(v any) string {
 	return jsonType(v)
 }
 
-func formatNumber(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+// formatNumber writes a bound as the spec does: 31536000, not 3.1536e+07.
+func formatNumber(f float64) string {
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
 
 func quoteOrNone(s string) string {
 	if s == "" {

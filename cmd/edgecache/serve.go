@@ -44,33 +44,56 @@ func (l serveLimits) check(latency time.Duration) error {
 
 func newServeCommand(e env) *cobra.Command {
 	var (
-		addr    string
-		token   string
-		latency time.Duration
-		limits  serveLimits
+		addr        string
+		token       string
+		latency     time.Duration
+		maxRecorded int
+		limits      serveLimits
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve a spec-validating fake of the endpoint, for any client",
-		Long: `Serves a fake of POST /v1/edge-cache/dangerously-delete-by-tags that checks every request
-against the vendored OpenAPI spec, as the real API would, and logs each request and its verdict.
-By default any non-empty bearer token is accepted. Nothing is cached or deleted.
+		Short: "Serve a spec-validating fake of the Edge Cache API, with an admin API for tests",
+		Long: `Serves a fake of the four Edge Cache operations (POST /v1/edge-cache/invalidate-by-tags,
+dangerously-delete-by-tags, invalidate-by-src-images and dangerously-delete-by-src-images) that
+checks every request against the vendored OpenAPI spec, as the real API would, and logs each
+request and its verdict. By default any non-empty bearer token is accepted. Nothing is cached or
+deleted.
+
+Under /__admin/ an admin API lets a test in any language see what was sent and script faults:
+  GET    /__admin/requests[?operation=ID]   the recorded requests: {"requests":[…],"dropped":N}
+  DELETE /__admin/requests                  clear them
+  POST   /__admin/faults                    queue a fault: {"operation","times","status",
+                                            "retryAfter","body","delayMs","drop"}
+  GET    /__admin/faults, DELETE /__admin/faults
+  POST   /__admin/reset                     clear the requests and the faults
+  GET    /__admin/spec                      the OpenAPI document the fake validates against
+The log keeps the newest --max-recorded requests and counts the others as dropped. It never
+holds a bearer token.
 
 A client cannot hold the server: a connection is closed when its request takes longer than
 --read-timeout to arrive (its headers, --read-header-timeout), when its answer cannot be
 written within --write-timeout, or when it stays idle between requests for --idle-timeout.
 At most --max-conns connections are served at once; more wait to be accepted.`,
 		Example: `  edgecache serve --addr 127.0.0.1:8787
-  curl -X POST 'http://127.0.0.1:8787/v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=demo' \
-    -H 'Authorization: Bearer test' -H 'Content-Type: application/json' -d '{"tags":["blog"]}'
-  edgecache dangerously-delete --api-url http://127.0.0.1:8787 --token test --project demo --tag blog --yes`,
+  curl -X POST 'http://127.0.0.1:8787/v1/edge-cache/invalidate-by-tags?projectIdOrName=demo' \
+    -H 'Authorization: Bearer test-token' -H 'Content-Type: application/json' -d '{"tags":["blog"]}'
+  curl 'http://127.0.0.1:8787/__admin/requests?operation=invalidateByTags'
+  curl -X POST http://127.0.0.1:8787/__admin/faults -d '{"status":429,"retryAfter":"1","times":2}'
+  edgecache dangerously-delete --api-url http://127.0.0.1:8787 --token test-token --project demo --tag blog --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := limits.check(latency); err != nil {
 				return err
 			}
-			// A long-running server must not keep every request it accepted.
-			opts := []edgecachetest.Option{edgecachetest.WithoutRecording(), edgecachetest.WithLogger(slog.New(slog.NewTextHandler(e.stderr, nil)))}
+			if maxRecorded < 0 {
+				return fmt.Errorf("--max-recorded: must be 0 or more (got %d)", maxRecorded)
+			}
+			opts := []edgecachetest.Option{
+				edgecachetest.WithAdminAPI(),
+				// A long-running server keeps a bounded log.
+				edgecachetest.WithMaxRecorded(maxRecorded),
+				edgecachetest.WithLogger(slog.New(slog.NewTextHandler(e.stderr, nil))),
+			}
 			if token != "" {
 				opts = append(opts, edgecachetest.WithTokens(token))
 			}
@@ -80,7 +103,7 @@ At most --max-conns connections are served at once; more wait to be accepted.`,
 			return serve(cmd.Context(), e, addr, limits, edgecachetest.NewHandler(opts...))
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8787", "address to listen on")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8787", "address to listen on (port 0 picks a free one, printed on stderr)")
 	cmd.Flags().StringVar(&token, "token", "", "accept only this bearer token (default: any non-empty token)")
 	cmd.Flags().DurationVar(&latency, "latency", 0, "delay every answer, e.g. 20ms")
 	// The defaults leave a slow client a body of 1 MiB at 35 KB/s, and --latency up to a minute.
@@ -89,6 +112,7 @@ At most --max-conns connections are served at once; more wait to be accepted.`,
 	cmd.Flags().DurationVar(&limits.write, "write-timeout", 90*time.Second, "close a connection whose answer is not written this long after its request's headers (must exceed --latency)")
 	cmd.Flags().DurationVar(&limits.idle, "idle-timeout", 60*time.Second, "close a keep-alive connection idle this long between requests")
 	cmd.Flags().IntVar(&limits.maxConns, "max-conns", 1024, "serve at most this many connections at once; more wait to be accepted")
+	cmd.Flags().IntVar(&maxRecorded, "max-recorded", edgecachetest.DefaultMaxRecorded, "keep the newest N requests for GET /__admin/requests (0 keeps none)")
 	return cmd
 }
 
@@ -109,6 +133,7 @@ func serve(ctx context.Context, e env, addr string, limits serveLimits, handler 
 		IdleTimeout:       limits.idle,
 	}
 	fmt.Fprintf(e.stderr, "edgecache: serving the fake endpoint on http://%s (Ctrl-C to stop)\n", ln.Addr())
+	fmt.Fprintf(e.stderr, "edgecache: admin API on http://%s/__admin/\n", ln.Addr())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

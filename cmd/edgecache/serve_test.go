@@ -3,19 +3,28 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// startServe runs `edgecache serve --addr 127.0.0.1:0 args…` in-process until the test ends,
-// and returns the address it listens on.
-func startServe(t *testing.T, args ...string) string {
+// servingCommand is `edgecache serve` running in-process on a free loopback port.
+type servingCommand struct {
+	base   string // http://127.0.0.1:port
+	stop   func() int
+	logged func() string // stderr after the address lines, once stopped
+}
+
+// startServe runs `edgecache serve --addr 127.0.0.1:0 args…` and reads the address it prints,
+// as a test in another language would.
+func startServe(t *testing.T, args ...string) *servingCommand {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	stderrR, stderrW := io.Pipe()
@@ -28,40 +37,176 @@ func startServe(t *testing.T, args ...string) string {
 		stderrW.Close()
 	}()
 	lines := bufio.NewScanner(stderrR)
-	var addr string
-	var head strings.Builder
-	for addr == "" && lines.Scan() {
-		head.WriteString(lines.Text() + "\n")
-		if _, after, ok := strings.Cut(lines.Text(), "serving the fake endpoint on http://"); ok {
-			addr, _, _ = strings.Cut(after, " ")
+	var base string
+	for lines.Scan() {
+		if _, after, ok := strings.Cut(lines.Text(), "serving the fake endpoint on "); ok {
+			base, _, _ = strings.Cut(after, " ")
+			break
 		}
 	}
-	if addr == "" {
+	if base == "" {
 		cancel()
-		t.Fatalf("serve %v did not print its address (exit %d):\n%s", args, <-done, head.String())
+		t.Fatal("serve did not print its address")
 	}
-	go func() { _, _ = io.Copy(io.Discard, stderrR) }() // the request log
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != exitOK {
-				t.Errorf("serve exited %d after its context ended", code)
+	var (
+		mu     sync.Mutex
+		logged strings.Builder
+	)
+	logDone := make(chan struct{})
+	go func() {
+		for lines.Scan() {
+			mu.Lock()
+			logged.WriteString(lines.Text() + "\n")
+			mu.Unlock()
+		}
+		close(logDone)
+	}()
+	sc := &servingCommand{base: base}
+	var once sync.Once
+	code := -1
+	sc.stop = func() int {
+		once.Do(func() {
+			cancel()
+			select {
+			case code = <-done:
+			case <-time.After(10 * time.Second):
+				t.Error("serve did not stop after its context ended")
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not stop after its context ended")
-		}
-	})
-	return addr
+			<-logDone
+		})
+		return code
+	}
+	sc.logged = func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return logged.String()
+	}
+	t.Cleanup(func() { sc.stop() })
+	return sc
 }
 
-const validRequest = "POST /v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=demo HTTP/1.1\r\n" +
-	"Host: fake\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n" +
-	`{"tags":["a"]}`
+// do sends a request and returns the status and body.
+func (sc *servingCommand) do(t *testing.T, method, path, token, body string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, sc.base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(data)
+}
 
-// hangGuard bounds how long a test waits for the server to act, so that a server that
-// never does fails the test instead of hanging it.
-const hangGuard = 10 * time.Second
+func TestServeRecordsAndMountsTheAdminAPI(t *testing.T) {
+	const token = "serve-admin-token-1"
+	sc := startServe(t, "--token", token, "--max-recorded", "3")
+
+	sends := []struct{ path, body string }{
+		{"/v1/edge-cache/invalidate-by-tags?projectIdOrName=demo", `{"tags":["blog"]}`},
+		{"/v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=demo&teamId=team_1", `{"tags":"a,b","revalidationDeadlineSeconds":30}`},
+		{"/v1/edge-cache/invalidate-by-src-images?projectIdOrName=demo", `{"srcImages":["/hero.png"]}`},
+		{"/v1/edge-cache/dangerously-delete-by-src-images?projectIdOrName=demo", `{"srcImages":["/` + token + `.png"]}`},
+	}
+	for _, s := range sends {
+		if status, body := sc.do(t, http.MethodPost, s.path, token, s.body); status != http.StatusOK {
+			t.Fatalf("POST %s: %d %s", s.path, status, body)
+		}
+	}
+
+	status, body := sc.do(t, http.MethodGet, "/__admin/requests", "", "")
+	var j struct {
+		Requests []struct {
+			Operation string          `json:"operation"`
+			Query     map[string]any  `json:"query"`
+			Body      json.RawMessage `json:"body"`
+			Status    int             `json:"status"`
+		} `json:"requests"`
+		Dropped int `json:"dropped"`
+	}
+	if err := json.Unmarshal([]byte(body), &j); status != 200 || err != nil {
+		t.Fatalf("GET /__admin/requests: %d %v %s", status, err, body)
+	}
+	if len(j.Requests) != 3 || j.Dropped != 1 {
+		t.Fatalf("--max-recorded 3 kept %d and dropped %d of 4 requests", len(j.Requests), j.Dropped)
+	}
+	first := j.Requests[0]
+	if first.Operation != "dangerouslyDeleteByTags" || string(first.Body) != sends[1].body || first.Query["teamId"] != "team_1" || first.Status != 200 {
+		t.Errorf("the oldest kept request is %+v, want the second one sent, as sent", first)
+	}
+	if strings.Contains(body, token) || !strings.Contains(body, "[redacted].png") {
+		t.Errorf("the admin answer shows the token, or did not redact it where sent:\n%s", body)
+	}
+
+	// A fault queued over HTTP reaches only its operation.
+	if status, body := sc.do(t, http.MethodPost, "/__admin/faults", "", `{"operation":"invalidateByTags","status":429,"retryAfter":"1"}`); status != http.StatusCreated {
+		t.Fatalf("POST /__admin/faults: %d %s", status, body)
+	}
+	if status, _ := sc.do(t, http.MethodPost, sends[1].path, token, sends[1].body); status != 200 {
+		t.Errorf("another operation got %d, want 200", status)
+	}
+	if status, body := sc.do(t, http.MethodPost, sends[0].path, token, sends[0].body); status != 429 || !strings.Contains(body, "rate_limited") {
+		t.Errorf("the faulted operation got %d %s, want 429 rate_limited", status, body)
+	}
+
+	if status, body := sc.do(t, http.MethodGet, "/__admin/spec", "", ""); status != 200 || !strings.Contains(body, `"invalidateBySrcImages"`) {
+		t.Errorf("GET /__admin/spec: %d, %d bytes", status, len(body))
+	}
+	if status, _ := sc.do(t, http.MethodPost, "/__admin/reset", "", ""); status != http.StatusNoContent {
+		t.Errorf("POST /__admin/reset: %d", status)
+	}
+	if _, body := sc.do(t, http.MethodGet, "/__admin/requests", "", ""); body != `{"requests":[],"dropped":0}`+"\n" {
+		t.Errorf("after reset: %s", body)
+	}
+
+	if code := sc.stop(); code != exitOK {
+		t.Errorf("serve exited %d", code)
+	}
+	logged := sc.logged()
+	if strings.Contains(logged, token) {
+		t.Errorf("serve logged the token:\n%s", logged)
+	}
+	if !strings.Contains(logged, "operation=invalidateBySrcImages") || strings.Contains(logged, "path=/__admin") {
+		t.Errorf("serve's log should name each API request's operation and leave out admin requests:\n%s", logged)
+	}
+}
+
+func TestServeRecordsByDefaultAndZeroTurnsItOff(t *testing.T) {
+	on := startServe(t)
+	off := startServe(t, "--max-recorded", "0")
+	for _, sc := range []*servingCommand{on, off} {
+		sc.do(t, http.MethodPost, "/v1/edge-cache/invalidate-by-tags?projectIdOrName=demo", "any-token", `{"tags":["blog"]}`)
+	}
+	if _, body := on.do(t, http.MethodGet, "/__admin/requests", "", ""); !strings.Contains(body, `"operation":"invalidateByTags"`) || !strings.HasSuffix(body, `"dropped":0}`+"\n") {
+		t.Errorf("by default serve should record: %s", body)
+	}
+	if _, body := off.do(t, http.MethodGet, "/__admin/requests", "", ""); body != `{"requests":[],"dropped":1}`+"\n" {
+		t.Errorf("--max-recorded 0 should keep nothing and count the request: %s", body)
+	}
+}
+
+func TestServeRefusesANegativeMaxRecorded(t *testing.T) {
+	out := harness{}.run(t, "serve", "--addr", "127.0.0.1:0", "--max-recorded", "-1")
+	if out.code != exitUsage || !strings.Contains(out.stderr, "--max-recorded: must be 0 or more (got -1)") {
+		t.Errorf("exit %d, stderr %q; want 2 naming the flag", out.code, out.stderr)
+	}
+}
 
 func dial(t *testing.T, addr string) net.Conn {
 	t.Helper()
@@ -102,7 +247,7 @@ func closedByServer(t *testing.T, conn net.Conn, r io.Reader) string {
 }
 
 func TestServeReadTimeoutClosesAnUnfinishedBody(t *testing.T) {
-	addr := startServe(t, "--read-timeout", "300ms")
+	addr := strings.TrimPrefix(startServe(t, "--read-timeout", "300ms").base, "http://")
 	conn := dial(t, addr)
 	// Headers announce 100 bytes; only the start of the body ever comes.
 	if _, err := io.WriteString(conn, "POST /v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=demo HTTP/1.1\r\n"+
@@ -116,7 +261,7 @@ func TestServeReadTimeoutClosesAnUnfinishedBody(t *testing.T) {
 }
 
 func TestServeIdleTimeoutClosesKeepAlive(t *testing.T) {
-	addr := startServe(t, "--idle-timeout", "300ms")
+	addr := strings.TrimPrefix(startServe(t, "--idle-timeout", "300ms").base, "http://")
 	conn := dial(t, addr)
 	br := bufio.NewReader(conn)
 	if resp := roundTrip(t, conn, br); resp.StatusCode != http.StatusOK || resp.Close {
@@ -128,7 +273,7 @@ func TestServeIdleTimeoutClosesKeepAlive(t *testing.T) {
 }
 
 func TestServeMaxConnsMakesTheRestWait(t *testing.T) {
-	addr := startServe(t, "--max-conns", "2")
+	addr := strings.TrimPrefix(startServe(t, "--max-conns", "2").base, "http://")
 	// Two kept-alive connections take both places.
 	first := dial(t, addr)
 	roundTrip(t, first, bufio.NewReader(first))

@@ -1,0 +1,305 @@
+package edgecachetest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/vercelkit/edgecache"
+)
+
+// AdminPrefix is where the admin API lives, after WireMock's convention. No path of
+// Vercel's API starts with it.
+const AdminPrefix = "/__admin/"
+
+// The admin API's paths.
+const (
+	adminRequests = AdminPrefix + "requests"
+	adminFaults   = AdminPrefix + "faults"
+	adminReset    = AdminPrefix + "reset"
+	adminSpec     = AdminPrefix + "spec"
+)
+
+// maxAdminBody bounds a fault posted to the admin API.
+const maxAdminBody = 1 << 20
+
+// isAdminPath reports whether path belongs to the admin API.
+func isAdminPath(path string) bool {
+	return strings.HasPrefix(path, AdminPrefix) || path == strings.TrimSuffix(AdminPrefix, "/")
+}
+
+// AdminHandler returns the admin API alone, for mounting at [AdminPrefix] in a server of
+// your own ([WithAdminAPI] mounts it in the Handler itself). It is a thin HTTP face over the
+// same log and fault queue as the Go methods, with JSON bodies:
+//
+//	GET    /__admin/requests[?operation=ID]  Journal: {"requests":[…],"dropped":N}, oldest first
+//	DELETE /__admin/requests                 ClearRequests
+//	POST   /__admin/faults                   FailNext; answers 201 with the fault queued
+//	GET    /__admin/faults                   Faults: {"faults":[…]}
+//	DELETE /__admin/faults                   ClearFaults
+//	POST   /__admin/reset                    Reset
+//	GET    /__admin/spec[?format=yaml]       the OpenAPI document the fake validates against
+//
+// A fault is {"operation":ID,"times":N,"status":S,"retryAfter":"…","body":…,"delayMs":N,
+// "drop":true}, every field optional but one of status, delayMs and drop; times defaults to
+// 1, and body (a JSON value, or a string sent verbatim) to Vercel's envelope for the status.
+// The admin API's own errors use the same envelope as the fake's: 400 bad_request naming the
+// field, 404 not_found, 405 method_not_allowed with an Allow header.
+func (h *Handler) AdminHandler() http.Handler { return h.admin }
+
+// admin is the admin API of one Handler.
+type admin struct{ h *Handler }
+
+func newAdmin(h *Handler) http.Handler { return admin{h} }
+
+// ServeHTTP routes an admin request by path, then by method.
+func (a admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	switch r.URL.Path {
+	case adminRequests:
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			a.listRequests(w, r)
+		case http.MethodDelete:
+			a.h.ClearRequests()
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			methodNotAllowed(w, r, "GET, HEAD, DELETE")
+		}
+	case adminFaults:
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			a.listFaults(w)
+		case http.MethodPost:
+			a.queueFault(w, r)
+		case http.MethodDelete:
+			a.h.ClearFaults()
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			methodNotAllowed(w, r, "GET, HEAD, POST, DELETE")
+		}
+	case adminReset:
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, r, "POST")
+			return
+		}
+		a.h.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	case adminSpec:
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, r, "GET, HEAD")
+			return
+		}
+		a.spec(w, r)
+	default:
+		// The path is not repeated: whatever a caller put in it stays out of admin answers.
+		writeError(w, http.StatusNotFound, "not_found", "The admin API has no such path; it has "+
+			adminRequests+", "+adminFaults+", "+adminReset+" and "+adminSpec)
+	}
+}
+
+func (a admin) listRequests(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	op := q.Get("operation")
+	if op != "" && !slices.Contains(Operations(), op) {
+		a.badRequest(w, Fault{Operation: op}.check().Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, a.h.Journal(op))
+}
+
+// faultJSON is a fault as the admin API reads and writes it.
+type faultJSON struct {
+	Operation  string          `json:"operation,omitempty"`
+	Times      *int            `json:"times,omitempty"`
+	Status     int             `json:"status,omitempty"`
+	RetryAfter string          `json:"retryAfter,omitempty"`
+	Body       json.RawMessage `json:"body,omitempty"`
+	DelayMs    int64           `json:"delayMs,omitempty"`
+	Drop       bool            `json:"drop,omitempty"`
+}
+
+type faultList struct {
+	Faults []faultJSON `json:"faults"`
+}
+
+func (a admin) listFaults(w http.ResponseWriter) {
+	queued := a.h.Faults()
+	list := faultList{Faults: make([]faultJSON, len(queued))}
+	for i, q := range queued {
+		list.Faults[i] = a.faultJSON(q)
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// faultJSON renders a queued fault, any configured token in its body or Retry-After redacted.
+func (a admin) faultJSON(q QueuedFault) faultJSON {
+	tokens := a.h.redact.tokens
+	f := faultJSON{
+		Operation:  q.Operation,
+		Times:      &q.Times,
+		Status:     q.Status,
+		RetryAfter: redactText(q.RetryAfter, tokens),
+		DelayMs:    q.Latency.Milliseconds(),
+		Drop:       q.DropConnection,
+	}
+	if q.Body != "" {
+		f.Body = bodyJSON(redactBody([]byte(q.Body), tokens), false)
+	}
+	return f
+}
+
+// toFault checks a posted fault and converts it, naming the field at fault.
+func (f faultJSON) toFault() (Fault, int, error) {
+	times := 1
+	if f.Times != nil {
+		times = *f.Times
+		if times < 1 {
+			return Fault{}, 0, fmt.Errorf("times: must be at least 1 (got %d)", times)
+		}
+	}
+	if f.DelayMs < 0 {
+		return Fault{}, 0, fmt.Errorf("delayMs: must not be negative (got %d)", f.DelayMs)
+	}
+	if f.Status == 0 && !f.Drop && f.DelayMs == 0 {
+		return Fault{}, 0, errors.New("status: is required unless drop or delayMs is given")
+	}
+	fault := Fault{
+		Operation:      f.Operation,
+		Status:         f.Status,
+		RetryAfter:     f.RetryAfter,
+		Latency:        time.Duration(f.DelayMs) * time.Millisecond,
+		DropConnection: f.Drop,
+	}
+	if len(f.Body) > 0 && !bytes.Equal(f.Body, []byte("null")) {
+		// A JSON string is the body itself; any other JSON value is sent as JSON.
+		var s string
+		if json.Unmarshal(f.Body, &s) == nil {
+			fault.Body = s
+		} else {
+			fault.Body = string(f.Body)
+		}
+	}
+	if err := fault.check(); err != nil {
+		return Fault{}, 0, err
+	}
+	return fault, times, nil
+}
+
+func (a admin) queueFault(w http.ResponseWriter, r *http.Request) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	var in faultJSON
+	if err := dec.Decode(&in); err != nil {
+		a.badRequest(w, describeDecodeError(err))
+		return
+	}
+	if dec.Decode(&struct{}{}) != io.EOF {
+		a.badRequest(w, "body: must hold one JSON object")
+		return
+	}
+	f, times, err := in.toFault()
+	if err != nil {
+		a.badRequest(w, err.Error())
+		return
+	}
+	a.h.FailNext(times, f)
+	writeJSON(w, http.StatusCreated, a.faultJSON(QueuedFault{Fault: f, Times: times}))
+}
+
+// badRequest answers 400 with a message that may repeat part of the caller's input (a
+// field's name, a value); a configured token in it is redacted all the same.
+func (a admin) badRequest(w http.ResponseWriter, message string) {
+	writeError(w, http.StatusBadRequest, "bad_request", redactText(message, a.h.redact.tokens))
+}
+
+// describeDecodeError words a fault's decoding error by field, without repeating the input.
+func describeDecodeError(err error) string {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
+		return te.Field + ": must be " + jsonTypeOf(te.Type) + " (got " + te.Value + ")"
+	}
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return fmt.Sprintf("body: must be at most %d bytes", maxAdminBody)
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return strings.Trim(name, `"`) + ": is not a field of a fault (operation, times, status, retryAfter, body, delayMs, drop)"
+	}
+	if errors.Is(err, io.EOF) {
+		return "body: must be a JSON object (the body is empty)"
+	}
+	return "body: must be a JSON object (" + err.Error() + ")"
+}
+
+// jsonTypeOf names, with an article, the JSON type a field of faultJSON takes.
+func jsonTypeOf(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64:
+		return "an integer"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.String:
+		return "a string"
+	}
+	return "a JSON value"
+}
+
+// specJSON is the embedded document rendered as JSON, built on first use.
+var specJSON = sync.OnceValues(func() ([]byte, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(edgecache.OpenAPISpec)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(doc)
+})
+
+// spec answers the document the fake validates against: as JSON, or as the vendored YAML
+// itself with ?format=yaml.
+func (a admin) spec(w http.ResponseWriter, r *http.Request) {
+	switch format := r.URL.Query().Get("format"); format {
+	case "yaml":
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(edgecache.OpenAPISpec)
+	case "", "json":
+		data, err := specJSON()
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "internal_server_error", "edgecachetest: rendering the spec: "+err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(data)
+	default:
+		a.badRequest(w, `format: must be "json" or "yaml" (got `+quoteOrNone(format)+")")
+	}
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" "+r.URL.Path+": use "+allow)
+}
+
+// writeJSON answers v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		writeError(w, http.StatusInternalServerError, "internal_server_error", "edgecachetest: encoding the answer: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body.Bytes())
+}
