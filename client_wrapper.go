@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/vercelkit/edgecache/api"
@@ -42,11 +43,23 @@ type Client struct {
 // requestIDHeader is where Vercel puts the id of a request, for support.
 const requestIDHeader = "X-Vercel-Id"
 
-// New returns a client that authenticates with token. An empty token, a malformed base URL
-// or a failing option is an error.
+// New returns a client that authenticates with token. It is an error if the token is empty or
+// holds anything but printable ASCII without spaces, as every bearer token does (a line break
+// read with it could not even be sent), if the base URL is malformed, or if an option fails.
+//
+// Every operation is a POST that carries the token, so whatever *http.Client is used, the
+// client follows only a 307 or 308 to the same origin (scheme, host and port), and only if the
+// *http.Client's own CheckRedirect agrees; any other redirect is an *APIError with its status.
+// Wherever an answer could echo the token (an error's code or message, a request id, a URL in
+// an error) it becomes "[redacted]", before anything is shortened: everywhere when the token has
+// 16 characters or more, otherwise only where it stands alone (not next to a letter, digit,
+// '-' or '_'), so that ordinary words stay intact and do not spell a short token out.
 func New(token string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("edgecache: New: token is empty (create one at https://vercel.com/account/tokens)")
+	}
+	if i := strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }); i >= 0 {
+		return nil, fmt.Errorf("edgecache: New: token holds %U, but a bearer token is printable ASCII without spaces", []rune(token[i:])[0])
 	}
 	c := &Client{
 		baseURL:    DefaultBaseURL,
@@ -69,6 +82,9 @@ func New(token string, opts ...Option) (*Client, error) {
 	if err := checkBaseURL(c.baseURL, c.insecure); err != nil {
 		return nil, fmt.Errorf("edgecache: New: %w", err)
 	}
+	hc := *c.httpClient
+	hc.CheckRedirect = followSafeRedirects(hc.CheckRedirect)
+	c.httpClient = &hc
 	raw, err := api.NewClient(c.baseURL, api.WithHTTPClient(c.httpClient), api.WithRequestEditorFn(c.authorize))
 	if err != nil {
 		return nil, fmt.Errorf("edgecache: New: %w", err)
@@ -77,30 +93,29 @@ func New(token string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// redacted stands in for the token wherever it would otherwise be shown.
-const redacted = "[redacted]"
+// followSafeRedirects puts New's redirect rule before next. A refused redirect becomes the
+// answer (http.ErrUseLastResponse): an *APIError, so nothing is counted or retried.
+func followSafeRedirects(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		from, status := via[0].URL, req.Response.StatusCode
+		if req.URL.Scheme != from.Scheme || !strings.EqualFold(req.URL.Host, from.Host) || len(via) >= maxRedirects ||
+			status != http.StatusTemporaryRedirect && status != http.StatusPermanentRedirect {
+			return http.ErrUseLastResponse
+		}
+		if next == nil {
+			return nil
+		}
+		return next(req, via)
+	}
+}
 
 // newDefaultHTTPClient is the client New uses unless WithHTTPClient replaces it. It keeps
 // enough idle connections for a bulk purge's workers (net/http keeps 2 per host, so most
-// requests of a concurrent purge would pay a new TLS handshake), bounds each attempt, and
-// refuses a redirect from https to http, on which net/http would keep the Authorization
-// header when the host stays the same.
+// requests of a concurrent purge would pay a new TLS handshake) and bounds each attempt.
 func newDefaultHTTPClient() *http.Client {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = maxIdleConnsPerHost
-	return &http.Client{
-		Transport: transport,
-		Timeout:   defaultAttemptTimeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= maxRedirects {
-				return fmt.Errorf("stopped after %d redirects", maxRedirects)
-			}
-			if req.URL.Scheme != "https" && via[0].URL.Scheme == "https" {
-				return fmt.Errorf("refusing a redirect from https to %s (%s)", req.URL.Scheme, req.URL.Redacted())
-			}
-			return nil
-		},
-	}
+	return &http.Client{Transport: transport, Timeout: defaultAttemptTimeout}
 }
 
 // maxIdleConnsPerHost covers a bulk purge's default and usual concurrency.
@@ -125,7 +140,7 @@ func (c *Client) authorize(_ context.Context, req *http.Request) error {
 // String describes the client without its token. The printing methods have value receivers
 // so that printing a dereferenced Client cannot reveal the token either.
 func (c Client) String() string {
-	return fmt.Sprintf("edgecache.Client{baseURL: %q, token: %s}", c.baseURL, redacted)
+	return fmt.Sprintf("edgecache.Client{baseURL: %q, token: %s}", c.redact(c.baseURL), redacted)
 }
 
 // GoString is String, so that %#v cannot reveal the token either.
@@ -154,7 +169,7 @@ func (c *Client) call(ctx context.Context, send func(context.Context) (*http.Res
 	return c.retryLoop(ctx, func(ctx context.Context) (*Result, error) {
 		resp, err := send(ctx)
 		if err != nil {
-			return nil, &TransportError{Err: err}
+			return nil, &TransportError{Err: c.redactError(err)}
 		}
 		defer resp.Body.Close()
 		return c.checkResponse(resp)

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -49,7 +51,7 @@ type APIError struct {
 	Code string
 	// Message is the envelope's error.message, or a short excerpt of a non-envelope body.
 	Message string
-	// RequestID is the x-vercel-id header, to quote to Vercel support.
+	// RequestID is the x-vercel-id header, to quote to Vercel support (redacted; see New).
 	RequestID string
 	// RetryAfter is the wait the server asked for (Retry-After or retry-after-ms), zero when
 	// it asked for none.
@@ -97,25 +99,12 @@ func (e *APIError) Error() string {
 
 // Is matches the sentinel for the error's status, so callers need not compare codes.
 func (e *APIError) Is(target error) bool {
-	switch target {
-	case ErrBadRequest:
-		return e.StatusCode == http.StatusBadRequest
-	case ErrUnauthorized:
-		return e.StatusCode == http.StatusUnauthorized
-	case ErrPaymentRequired:
-		return e.StatusCode == http.StatusPaymentRequired
-	case ErrForbidden:
-		return e.StatusCode == http.StatusForbidden
-	case ErrNotFound:
-		return e.StatusCode == http.StatusNotFound
-	case ErrGone:
-		return e.StatusCode == http.StatusGone
-	case ErrRateLimited:
-		return e.StatusCode == http.StatusTooManyRequests
-	case ErrServer:
-		return e.StatusCode >= 500 && e.StatusCode <= 599
+	if e.StatusCode >= 500 && e.StatusCode <= 599 {
+		return target == ErrServer
 	}
-	return false
+	sentinel, ok := map[int]error{400: ErrBadRequest, 401: ErrUnauthorized, 402: ErrPaymentRequired,
+		403: ErrForbidden, 404: ErrNotFound, 410: ErrGone, 429: ErrRateLimited}[e.StatusCode]
+	return ok && target == sentinel
 }
 
 // Temporary reports whether the same request may succeed later: rate limits and server
@@ -134,22 +123,23 @@ type errorEnvelope struct {
 // maxExcerpt bounds the text kept from a body that is not an envelope.
 const maxExcerpt = 200
 
-// parseErrorBody fills code, message and limit from an error body. The spec gives 4xx
-// answers no schema, so an empty, truncated or non-JSON body must still yield a usable
-// error: its start becomes the message.
-func parseErrorBody(e *APIError, body []byte) {
+// parseErrorBody fills code, message and limit from an error body, each text passed through
+// redact. The spec gives 4xx answers no schema, so an empty, truncated or non-JSON body must
+// still yield a usable error: its start becomes the message.
+func parseErrorBody(e *APIError, body []byte, redact func(string) string) {
 	var env errorEnvelope
 	if err := json.Unmarshal(body, &env); err == nil && env.Error != nil {
 		e.RateLimit = env.Error.Limit
 		if env.Error.Code != "" || env.Error.Message != "" {
-			e.Code = env.Error.Code
-			e.Message = env.Error.Message
+			e.Code = redact(env.Error.Code)
+			e.Message = redact(env.Error.Message)
 			return
 		}
 		// An envelope with neither code nor message ({"error":{}}) says nothing: fall
 		// through, so that the body itself becomes the message.
 	}
-	e.Message = excerpt(strings.TrimSpace(string(body)), maxExcerpt)
+	// Redacted before the cut, which could otherwise leave all but the end of the token.
+	e.Message = excerpt(redact(strings.TrimSpace(string(body))), maxExcerpt)
 }
 
 // excerpt shortens s to at most n runes, marking a cut with an ellipsis, and replaces
@@ -166,7 +156,7 @@ func excerpt(s string, n int) string {
 // checkResponse turns an answer into a *Result (2xx) or an *APIError (anything else), the one
 // place where every operation's answers are read.
 func (c *Client) checkResponse(resp *http.Response) (*Result, error) {
-	requestID := resp.Header.Get(requestIDHeader)
+	requestID := c.redact(resp.Header.Get(requestIDHeader))
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		// Drained so the connection can be reused; a 200 carries {} at most.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
@@ -178,13 +168,56 @@ func (c *Client) checkResponse(resp *http.Response) (*Result, error) {
 		RetryAfter: parseRetryAfter(resp.Header, c.now()),
 	}
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	parseErrorBody(apiErr, data)
+	parseErrorBody(apiErr, data, c.redact)
 	if readErr != nil && apiErr.Message == "" {
 		apiErr.Message = "reading the error body: " + readErr.Error()
 	}
-	// A proxy or a misbehaving server may echo the request back; the token must not travel
-	// on in an error text or a log line.
-	apiErr.Code = strings.ReplaceAll(apiErr.Code, c.token, redacted)
-	apiErr.Message = strings.ReplaceAll(apiErr.Message, c.token, redacted)
+	if loc, err := resp.Location(); err == nil && resp.StatusCode/100 == 3 {
+		apiErr.Message = "redirect to " + c.redact(loc.Redacted()) + " not followed: a purge follows only a 307 or 308 to the same origin"
+	}
 	return nil, apiErr
+}
+
+// redacted stands in for the token wherever it would otherwise be shown.
+const redacted = "[redacted]"
+
+// minLenRedactedAnywhere is the length from which a token is redacted wherever it appears.
+const minLenRedactedAnywhere = 16
+
+// redact replaces the token in s by [redacted], by the rule given on New: a proxy or a
+// misbehaving server may echo the request back, and the token must not travel on.
+func (c *Client) redact(s string) string {
+	if len(c.token) >= minLenRedactedAnywhere { // New admits only ASCII tokens
+		return strings.ReplaceAll(s, c.token, redacted)
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		before, _ := utf8.DecodeLastRuneInString(s[:i])
+		after, _ := utf8.DecodeRuneInString(s[min(i+len(c.token), len(s)):])
+		if strings.HasPrefix(s[i:], c.token) && !inWord(before) && !inWord(after) {
+			b.WriteString(redacted)
+			i += len(c.token) - 1
+		} else {
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// inWord reports the characters next to which a short token is taken for part of a word.
+func inWord(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || r == '-' || r == '_'
+}
+
+// redactError keeps the token out of a transport error: net/http's *url.Error names a URL,
+// perhaps a followed Location that carried the token; any other error whose text holds the
+// token becomes that text redacted, its chain dropped, since the chain would print it again.
+func (c *Client) redactError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return &url.Error{Op: ue.Op, URL: c.redact(ue.URL), Err: c.redactError(ue.Err)}
+	}
+	if text := err.Error(); c.redact(text) != text {
+		return errors.New(c.redact(text))
+	}
+	return err
 }

@@ -27,7 +27,7 @@ func WithClock(now func() time.Time, sleep func(context.Context, time.Duration) 
 // ParseErrorBody runs the error-body parser on body and returns what it filled in.
 func ParseErrorBody(body []byte) *APIError {
 	e := &APIError{}
-	parseErrorBody(e, body)
+	parseErrorBody(e, body, func(s string) string { return s })
 	return e
 }
 
@@ -49,3 +49,6 @@ const (
 // NewDefaultHTTPClient exposes the client New uses by default, so a test can give it a
 // test server's TLS trust and still exercise its redirect policy.
 func NewDefaultHTTPClient() *http.Client { return newDefaultHTTPClient() }
+
+// Redact is a client's redaction of token from s (see New).
+func Redact(s, token string) string { return (&Client{token: token}).redact(s) }

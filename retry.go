@@ -158,7 +158,7 @@ type TransportError struct {
 	Err error
 }
 
-// Error describes the failure; it never holds the token, which travels only in a header.
+// Error describes the failure; the token is redacted from it and from Err (see New).
 func (e *TransportError) Error() string {
 	if e.Attempts > 1 {
 		return fmt.Sprintf("edgecache: no answer after %d attempts: %v", e.Attempts, e.Err)
