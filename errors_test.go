@@ -28,36 +28,11 @@ import (
 	"github.com/vercelkit/edgecache/edgecachetest"
 )
 
-// byteCountingTransport counts the response-body bytes the client reads.
-type byteCountingTransport struct {
-	base  http.RoundTripper
-	total atomic.Int64
-}
-
-func (c *byteCountingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.base.RoundTrip(req)
-	if err == nil {
-		resp.Body = &countingBody{ReadCloser: resp.Body, total: &c.total}
-	}
-	return resp, err
-}
-
-type countingBody struct {
-	io.ReadCloser
-	total *atomic.Int64
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.total.Add(int64(n))
-	return n, err
-}
-
 // countingClient is an *http.Client that counts the body bytes read, on a transport closed at
 // the end of the test.
-func countingClient(t testing.TB) (*http.Client, *byteCountingTransport) {
+func countingClient(t testing.TB) (*http.Client, *countingTransport) {
 	hc := callerClient(t, nil)
-	counter := &byteCountingTransport{base: hc.Transport}
+	counter := &countingTransport{base: hc.Transport}
 	hc.Transport = counter
 	return hc, counter
 }
