@@ -13,7 +13,7 @@ import (
 
 // The most a --tags-file or --srcimgs-file may hold. Without a bound, an endless stdin (yes |
 // edgecache …) grows memory until the machine gives out. A million tags is 62,500 requests,
-// far more than one run should send; 64 MiB holds a million lines of 64 bytes.
+// far more than one run should send; 64 MiB holds half a million lines of 128 bytes.
 const (
 	maxInputLines = 1_000_000
 	maxInputBytes = 64 << 20

@@ -11,8 +11,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +24,49 @@ import (
 	"github.com/vercelkit/edgecache"
 	"github.com/vercelkit/edgecache/edgecachetest"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
+	os.Exit(code)
+}
+
+var (
+	buildOnce sync.Once
+	builtDir  string
+	builtBin  string
+	buildErr  error
+)
+
+// edgecacheBinary builds the command once per test run, for the tests that need a real
+// process. EDGECACHE_TEST_BIN names a binary to test instead, such as an older build, to
+// see such a test fail before a fix.
+func edgecacheBinary(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv("EDGECACHE_TEST_BIN"); bin != "" {
+		return bin
+	}
+	buildOnce.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		if builtDir, buildErr = os.MkdirTemp("", "edgecache-test-"); buildErr != nil {
+			return
+		}
+		builtBin = filepath.Join(builtDir, "edgecache")
+		out, err := exec.Command(goTool, "build", "-o", builtBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
 
 // harness runs the command in-process, with its own streams, environment and directory.
 type harness struct {
