@@ -816,3 +816,62 @@ func TestServeAnswersAnyClient(t *testing.T) {
 		t.Error("serve logged the token")
 	}
 }
+
+// A purge cut short by a signal accounts for every tag: the purged ones in the result, every
+// other one in --remaining-file, and the last line is the command that finishes the job.
+func TestInterruptedPurgeLeavesTheRestInTheRemainingFile(t *testing.T) {
+	rec := newRecorder(t, 20*time.Millisecond)
+	tags := numbered("tag-", 800) // 50 requests, 1 s at this pace
+	file := writeFile(t, strings.Join(tags, "\n"))
+	remaining := filepath.Join(t.TempDir(), "left.txt")
+	ctx, cancel := context.WithCancelCause(t.Context())
+	time.AfterFunc(300*time.Millisecond, func() { cancel(interrupted{sig: os.Interrupt}) })
+	out := harness{ctx: ctx}.run(t, "invalidate", "--api-url", rec.URL, "--token", "tok", "--project", "demo",
+		"--tags-file", file, "--concurrency", "1", "--remaining-file", remaining, "--json", "--yes")
+	if out.code != 130 {
+		t.Fatalf("exit %d, want 130; stderr %q", out.code, out.stderr)
+	}
+	var res edgecache.BulkResult
+	if err := json.Unmarshal([]byte(out.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(remaining)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := strings.Fields(string(data))
+	if len(res.Purged) == 0 || len(left) == 0 {
+		t.Fatalf("%d purged, %d left: the interruption did not fall mid-run", len(res.Purged), len(left))
+	}
+	all := append(slices.Clone(res.Purged), left...)
+	slices.Sort(all)
+	if !slices.Equal(all, tags) {
+		t.Errorf("purged (%d) and left (%d) do not add up to the 800 tags, each once", len(res.Purged), len(left))
+	}
+	lines := strings.Split(strings.TrimSpace(out.stderr), "\n")
+	if want := fmt.Sprintf("%d of 800 tags not purged: interrupted by SIGINT.", len(left)); !strings.Contains(out.stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, out.stderr)
+	}
+	if last := lines[len(lines)-1]; !strings.Contains(last, "edgecache invalidate --project demo --tags-file "+remaining) {
+		t.Errorf("last line %q is not the command that finishes", last)
+	}
+}
+
+// --debug shows the library's retries, which are otherwise silent.
+func TestDebugLogsRetries(t *testing.T) {
+	s := edgecachetest.NewServer()
+	defer s.Close()
+	s.FailNext(1, edgecachetest.Fault{Status: http.StatusServiceUnavailable})
+	quiet := harness{}.run(t, deleteArgs(s, "--project", "demo", "--tag", "a", "--yes")...)
+	s.FailNext(1, edgecachetest.Fault{Status: http.StatusServiceUnavailable})
+	loud := harness{}.run(t, deleteArgs(s, "--project", "demo", "--tag", "a", "--yes", "--debug")...)
+	if quiet.code != exitOK || loud.code != exitOK {
+		t.Fatalf("exit %d and %d; stderr %q %q", quiet.code, loud.code, quiet.stderr, loud.stderr)
+	}
+	if quiet.stderr != "" {
+		t.Errorf("without --debug, stderr %q", quiet.stderr)
+	}
+	if !strings.Contains(loud.stderr, "retrying") || !strings.Contains(loud.stderr, "503") {
+		t.Errorf("with --debug, stderr %q should log the retry", loud.stderr)
+	}
+}
