@@ -282,6 +282,7 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"unknown flag", []string{"invalidate", "--project", "demo", "--tag", "a", "--purge-everything"}, nil, "unknown flag"},
 		{"zero concurrency", []string{"invalidate", "--project", "demo", "--tag", "a", "--concurrency", "0"}, nil, "--concurrency"},
 		{"missing tags file", []string{"invalidate", "--project", "demo", "--tags-file", "/nonexistent/tags.txt"}, nil, "--tags-file"},
+		{"remaining file in no directory", []string{"invalidate", "--project", "demo", "--tag", "a", "--remaining-file", "/nonexistent/left.txt"}, nil, "--remaining-file /nonexistent/left.txt: no such directory"},
 		{"missing images file", []string{"invalidate", "--project", "demo", "--srcimgs-file", "/nonexistent/images.txt"}, nil, "--srcimgs-file"},
 		{"stray argument", []string{"invalidate", "--project", "demo", "--tag", "a", "extra"}, nil, "unknown command"},
 		{"org id without project id", []string{"invalidate", "--tag", "a"}, map[string]string{"VERCEL_ORG_ID": "team_x"}, "set both"},
@@ -873,5 +874,22 @@ func TestDebugLogsRetries(t *testing.T) {
 	}
 	if !strings.Contains(loud.stderr, "retrying") || !strings.Contains(loud.stderr, "503") {
 		t.Errorf("with --debug, stderr %q should log the retry", loud.stderr)
+	}
+}
+
+// A --remaining-file that cannot be written is reported, and the run is not a success.
+func TestRemainingFileWriteFailure(t *testing.T) {
+	s := edgecachetest.NewServer()
+	defer s.Close()
+	dir := filepath.Join(t.TempDir(), "left.txt")
+	if err := os.Mkdir(dir, 0o755); err != nil { // a directory where the file should go
+		t.Fatal(err)
+	}
+	out := harness{}.run(t, deleteArgs(s, "--project", "demo", "--tag", "a", "--remaining-file", dir, "--yes")...)
+	if out.code != exitFailure || !strings.Contains(out.stderr, "--remaining-file: ") {
+		t.Errorf("exit %d, stderr %q; want 1 and the write error", out.code, out.stderr)
+	}
+	if !strings.Contains(out.stdout, "Deleted 1 tag") {
+		t.Errorf("the summary should still be printed: %q", out.stdout)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -184,6 +185,13 @@ func runPurge(ctx context.Context, e env, v verb, f purgeFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.remainingFile != "" {
+		// Checked now, so that a typo does not surface only at the end of a long purge. The
+		// file itself is written at the end: it may be the input file, as when finishing.
+		if dir, err := os.Stat(filepath.Dir(f.remainingFile)); err != nil || !dir.IsDir() {
+			return fmt.Errorf("--remaining-file %s: no such directory %s", f.remainingFile, filepath.Dir(f.remainingFile))
+		}
+	}
 	sc, err := resolveScope(e, f.project, f.teamID, f.slug)
 	if err != nil {
 		return err
@@ -235,14 +243,6 @@ func runPurge(ctx context.Context, e env, v verb, f purgeFlags) error {
 	if progress != nil {
 		progress.finish()
 	}
-	if f.remainingFile != "" {
-		if writeErr := writeRemaining(f.remainingFile, res); writeErr != nil {
-			fmt.Fprintf(e.stderr, "edgecache: --remaining-file: %v\n", writeErr)
-			if err == nil {
-				return reported
-			}
-		}
-	}
 	if f.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -251,6 +251,15 @@ func runPurge(ctx context.Context, e env, v verb, f purgeFlags) error {
 		}
 	} else {
 		printSummary(e.stdout, v, kind, sc, f, res, len(distinct))
+	}
+	if f.remainingFile != "" {
+		if writeErr := writeRemaining(f.remainingFile, res); writeErr != nil {
+			fmt.Fprintf(e.stderr, "edgecache: --remaining-file: %v\n", writeErr)
+			f.remainingFile = "" // the finishing advice cannot point at it
+			if err == nil {
+				return reported
+			}
+		}
 	}
 	if err == nil {
 		return nil
