@@ -70,9 +70,9 @@ update-spec:
 
 ## demo: the main job on the embedded fake, no account needed
 demo:
-	$(GO) run ./cmd/edgecache dangerously-delete --mock --project demo --tag blog --yes
+	$(GO) run ./cmd/edgecache invalidate --mock --project demo --tag blog --yes
 
-## sdk-capture: rerecord what @vercel/sdk sends (needs npm; not part of CI)
+## sdk-capture: rerecord what @vercel/sdk sends for the four operations (needs npm; not part of CI)
 sdk-capture:
 	cd cmd/edgecache/testdata/sdk && npm install --no-save --no-package-lock && node capture.mjs
 

@@ -64,7 +64,7 @@ for run in $(seq 1 "$RUNS"); do
 	elapsed_ms=$(((end - start) / 1000000))
 	result=$(head -1 "$work/out.txt")
 	case $result in
-	"Deleted $TAGS tag(s)"*) ;;
+	"Deleted $TAGS tags in"*) ;;
 	*) echo "bench-cli: unexpected output: $result" >&2; exit 1 ;;
 	esac
 	ratio=$(awk -v e="$elapsed_ms" -v f="$floor_ms" 'BEGIN {printf "%.3f", e / f}')

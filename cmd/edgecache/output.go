@@ -10,7 +10,7 @@ import (
 )
 
 // printDryRun prints each request that would be sent: as text, or as a JSON array.
-func printDryRun(w io.Writer, client *edgecache.Client, calls []edgecache.DeleteByTagsRequest, asJSON bool) error {
+func printDryRun(w io.Writer, client *edgecache.Client, calls []edgecache.Request, asJSON bool) error {
 	prepared := make([]*edgecache.PreparedRequest, 0, len(calls))
 	for _, call := range calls {
 		p, err := client.Prepare(call)
@@ -31,18 +31,53 @@ func printDryRun(w io.Writer, client *edgecache.Client, calls []edgecache.Delete
 	return nil
 }
 
-// printSummary reports a purge in a few lines of text.
-func printSummary(w io.Writer, res *edgecache.BulkResult, project string, f deleteFlags) {
-	target := f.target
-	if target == "" {
-		target = "all environments"
+// printSummary reports a purge in a few lines of text: counts and a few examples, never the
+// whole input, however large.
+func printSummary(w io.Writer, v verb, k itemKind, s scope, f purgeFlags, res *edgecache.BulkResult, total int) {
+	where := "project " + s.project
+	if k == tagKind {
+		where += " (" + targetText(f.target) + ")"
 	}
-	fmt.Fprintf(w, "Deleted %d tag(s) in project %s (%s)", len(res.Purged), project, target)
+	purged := k.count(len(res.Purged))
+	if len(res.Purged) < total {
+		purged = fmt.Sprintf("%d of %s", len(res.Purged), k.count(total))
+	}
+	fmt.Fprintf(w, "%s %s in %s.", v.done, purged, where)
 	if f.mock {
 		fmt.Fprint(w, " [mock: the embedded fake answered; nothing reached Vercel]")
 	}
 	fmt.Fprintln(w)
-	for _, fb := range res.Failed {
+	for _, g := range groupFailures(res.Failed) {
+		fmt.Fprintf(w, "Failed: %s (%s), e.g. %s\n", k.count(len(g.items)), g.reason, examples(g.items))
+	}
+	if n := len(res.NotAttempted); n > 0 {
+		fmt.Fprintf(w, "Not attempted: %s, e.g. %s\n", k.count(n), examples(res.NotAttempted))
+	}
+	if len(res.Purged) == 0 {
+		return
+	}
+	switch {
+	case !v.deletes:
+		fmt.Fprintln(w, "Their pages are served stale while they revalidate in the background.")
+	case f.deadlineSet && f.deadline > 0:
+		fmt.Fprintf(w, "Stale content is served while pages revalidate, for at most %s; then the entries are deleted.\n", seconds(f.deadline))
+	default:
+		fmt.Fprintln(w, "The next request for each page under them is revalidated at the origin, in the foreground.")
+	}
+}
+
+// failureGroup is the items of every failed request that failed for the same reason.
+type failureGroup struct {
+	reason string
+	items  []string
+}
+
+// groupFailures merges failed requests by reason, in order of first appearance, so that 400
+// requests refused alike make one line.
+func groupFailures(failed []edgecache.FailedBatch) []failureGroup {
+	var groups []failureGroup
+	index := map[string]int{}
+	for _, fb := range failed {
 		reason := strings.TrimPrefix(fb.Message, "edgecache: ")
 		if fb.Code != "" {
 			reason = fb.Code + ": " + reason
@@ -50,19 +85,13 @@ func printSummary(w io.Writer, res *edgecache.BulkResult, project string, f dele
 		if fb.Status != 0 {
 			reason = fmt.Sprint(fb.Status, " ", reason)
 		}
-		fmt.Fprintf(w, "Failed %d tag(s) (%s): %s\n", len(fb.Tags), reason, strings.Join(fb.Tags, ","))
+		i, ok := index[reason]
+		if !ok {
+			i = len(groups)
+			index[reason] = i
+			groups = append(groups, failureGroup{reason: reason})
+		}
+		groups[i].items = append(groups[i].items, fb.Items...)
 	}
-	if n := len(res.NotAttempted); n > 0 {
-		fmt.Fprintf(w, "Not attempted %d tag(s): %s\n", n, strings.Join(res.NotAttempted, ","))
-	}
-	if len(res.Purged) > 0 && !f.deadlineSet {
-		fmt.Fprintln(w, "The next request for each page under these tags is revalidated at the origin, in the foreground.")
-	}
-}
-
-// progressLine returns a progress callback that redraws one line on a terminal.
-func progressLine(w io.Writer) func(edgecache.BulkProgress) {
-	return func(p edgecache.BulkProgress) {
-		fmt.Fprintf(w, "\r%d/%d requests, %d/%d tags purged, %d failed", p.RequestsDone, p.Requests, p.TagsPurged, p.Tags, p.TagsFailed)
-	}
+	return groups
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/spf13/cobra"
+
+	"github.com/vercelkit/edgecache"
 )
 
 // newRootCommand builds the command tree. Cobra gives the flag parsing, help and
@@ -12,17 +15,30 @@ import (
 func newRootCommand(e env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "edgecache",
-		Short: "Delete Vercel Edge Cache tags, or serve a spec-validating fake of the endpoint",
-		Long: `edgecache calls Vercel's POST /v1/edge-cache/dangerously-delete-by-tags.
+		Short: "Invalidate or delete Vercel Edge Cache entries by tag or source image, or serve a fake of the API",
+		Long: `edgecache calls Vercel's Edge Cache API, as ` + "`vercel cache`" + ` does.
 
-Deleting a tag makes the next request for every page under it go to the origin in the
-foreground. Many pages at once is a cache stampede: prefer a revalidation deadline, or
-invalidation, unless the origin content is really gone.
+  invalidate          marks tags or source images as stale: their pages are served stale
+                      while they revalidate in the background. The one to use by default.
+  dangerously-delete  marks them as deleted: the next request for every page under them
+                      waits for the origin, which for many pages is a cache stampede. For
+                      content that is gone from the origin.
 
-Exit codes: 0 every tag purged; 1 an API or network failure (partial ones included);
-2 bad usage or invalid input, with nothing sent.`,
+Exit codes: 0 everything purged; 1 an API or network failure (partial ones included);
+2 bad usage or invalid input, with nothing sent; 130 or 143 when SIGINT or SIGTERM ended it.`,
+		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+	}
+	// --version is a flag of our own rather than cobra's Version field, so that the embedded
+	// document is parsed only when asked for, not at every start.
+	showVersion := root.Flags().Bool("version", false, "print the version and the OpenAPI document's version")
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *showVersion {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "edgecache "+version())
+			return err
+		}
+		return cmd.Help()
 	}
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
@@ -30,6 +46,16 @@ Exit codes: 0 every tag purged; 1 an API or network failure (partial ones includ
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%v (see %s --help)", err, cmd.CommandPath())
 	})
-	root.AddCommand(newDeleteCommand(e), newServeCommand(e))
+	root.AddCommand(newPurgeCommand(e, invalidateVerb), newPurgeCommand(e, deleteVerb), newServeCommand(e))
 	return root
+}
+
+// version is the module's version and the version of the OpenAPI document it was built from,
+// which says which state of Vercel's API the command speaks.
+func version() string {
+	specVersion := "unknown"
+	if doc, err := openapi3.NewLoader().LoadFromData(edgecache.OpenAPISpec); err == nil && doc.Info != nil {
+		specVersion = doc.Info.Version
+	}
+	return fmt.Sprintf("%s (OpenAPI document %s)", edgecache.Version, specVersion)
 }
