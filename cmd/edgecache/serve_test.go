@@ -208,6 +208,14 @@ func TestServeRefusesANegativeMaxRecorded(t *testing.T) {
 	}
 }
 
+const validRequest = "POST /v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=demo HTTP/1.1\r\n" +
+	"Host: fake\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n" +
+	`{"tags":["a"]}`
+
+// hangGuard bounds how long a test waits for the server to act, so that a server that
+// never does fails the test instead of hanging it.
+const hangGuard = 10 * time.Second
+
 func dial(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
