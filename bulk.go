@@ -231,8 +231,9 @@ func failedBatch(items []string, err error) FailedBatch {
 
 // haltsBulk reports whether an error means every other request would fail the same way.
 func haltsBulk(err error) bool {
+	transportErr, ok := errors.AsType[*TransportError](err)
 	return errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrForbidden) || errors.Is(err, ErrNotFound) ||
-		errors.Is(err, ErrPaymentRequired)
+		errors.Is(err, ErrPaymentRequired) || ok && !transportErr.Temporary()
 }
 
 // progressReporter serialises progress callbacks from the workers.

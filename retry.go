@@ -2,6 +2,8 @@ package edgecache
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -125,10 +127,10 @@ func (c *Client) retryWait(ctx context.Context, n int, err error) (time.Duration
 		retryable, wait = e.Temporary(), e.RetryAfter
 	case *TransportError:
 		e.Attempts = n
-		// An error caused by the caller's own context is not the server's fault. Any other is
-		// retried, the HTTP client's own per-attempt Timeout included: its error also matches
-		// context.DeadlineExceeded, so the error itself cannot tell them apart.
-		retryable = ctx.Err() == nil
+		// An error caused by the caller's own context is not the server's fault. Any other
+		// temporary one is retried, the HTTP client's own per-attempt Timeout included: its
+		// error also matches context.DeadlineExceeded, so the error cannot tell them apart.
+		retryable = ctx.Err() == nil && e.Temporary()
 	}
 	if !retryable || n >= c.retry.MaxAttempts {
 		return 0, false
@@ -164,6 +166,13 @@ func (e *TransportError) Error() string {
 		return fmt.Sprintf("edgecache: no answer after %d attempts: %v", e.Attempts, e.Err)
 	}
 	return "edgecache: no answer: " + e.Err.Error()
+}
+
+// Temporary reports whether another attempt may get an answer: not when a plain-http server
+// answered an https URL, or the server's certificate was refused, which every attempt meets.
+func (e *TransportError) Temporary() bool {
+	var certErr *tls.CertificateVerificationError
+	return !errors.Is(e.Err, http.ErrSchemeMismatch) && !errors.As(e.Err, &certErr)
 }
 
 // Unwrap gives errors.Is and errors.As the underlying error, such as a *url.Error or

@@ -10,10 +10,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -779,5 +782,36 @@ func TestRetriesAreLoggedAtDebugLevel(t *testing.T) {
 		if strings.Contains(logged, testToken) {
 			t.Error("the log holds the token")
 		}
+	}
+}
+
+// TestWrongSchemeIsNotRetried: an https base URL pointed at a plain-http server, or a refused
+// certificate, fails the same way on every attempt, so the call makes one, and a bulk purge
+// starts no other request.
+func TestWrongSchemeIsNotRetried(t *testing.T) {
+	t.Parallel()
+	plain := newHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	selfSigned := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	selfSigned.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
+	selfSigned.StartTLS()
+	t.Cleanup(selfSigned.Close)
+	for name, baseURL := range map[string]string{
+		"https to a plain-http server": strings.Replace(plain.URL, "http://", "https://", 1),
+		"an untrusted certificate":     selfSigned.URL,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := &fakeClock{}
+			c := clientFor(t, baseURL, clock.Option())
+			_, err := c.DangerouslyDeleteByTags(context.Background(), deleteRequest("a"))
+			var tErr *edgecache.TransportError
+			if !errors.As(err, &tErr) || tErr.Attempts != 1 || tErr.Temporary() || len(clock.Waits()) != 0 {
+				t.Fatalf("error %v (%T), waits %v; want a permanent *TransportError after 1 attempt", err, err, clock.Waits())
+			}
+			res, err := bulkDelete(context.Background(), c, tagsN("t", 80), edgecache.BulkOptions{Concurrency: 1})
+			if len(res.Failed) != 1 || len(res.NotAttempted) != 64 || !errors.As(err, &tErr) {
+				t.Errorf("bulk: %d failed batches, %d not attempted (%v); want the first batch failed and the rest not attempted", len(res.Failed), len(res.NotAttempted), err)
+			}
+		})
 	}
 }
