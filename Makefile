@@ -49,10 +49,11 @@ test-node:
 	cd examples/node && $(NPM) ci --no-audit --no-fund --loglevel=error && GO="$(GO)" $(NPM) test
 
 ## fuzz-short: run each fuzz target for $(FUZZTIME)
+FUZZ_PKGS = . ./internal/redact
 fuzz-short:
-	@for t in $$($(GO) test -list '^Fuzz' . | grep '^Fuzz'); do \
-		echo "fuzz $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) . || exit 1; \
-	done
+	@for p in $(FUZZ_PKGS); do for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+		echo "fuzz $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+	done; done
 
 ## bench-short: run every benchmark briefly so none can rot
 bench-short:

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vercelkit/edgecache/api"
+	"github.com/vercelkit/edgecache/internal/redact"
 )
 
 // DefaultBaseURL is Vercel's production API, the spec's server.
@@ -53,7 +54,7 @@ const requestIDHeader = "X-Vercel-Id"
 // Wherever an answer could echo the token (an error's code or message, a request id, a URL in
 // an error) it becomes "[redacted]", before anything is shortened: everywhere when the token has
 // 16 characters or more, otherwise only where it stands alone (not next to a letter, digit,
-// '-' or '_'), so that ordinary words stay intact and do not spell a short token out.
+// mark, '-' or '_'), so that ordinary words stay intact and do not spell a short token out.
 func New(token string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("edgecache: New: token is empty (create one at https://vercel.com/account/tokens)")
@@ -140,7 +141,7 @@ func (c *Client) authorize(_ context.Context, req *http.Request) error {
 // String describes the client without its token. The printing methods have value receivers
 // so that printing a dereferenced Client cannot reveal the token either.
 func (c Client) String() string {
-	return fmt.Sprintf("edgecache.Client{baseURL: %q, token: %s}", c.redact(c.baseURL), redacted)
+	return fmt.Sprintf("edgecache.Client{baseURL: %q, token: %s}", c.redact(c.baseURL), redact.Placeholder)
 }
 
 // GoString is String, so that %#v cannot reveal the token either.

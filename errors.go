@@ -9,15 +9,15 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/vercelkit/edgecache/internal/redact"
 )
 
 // Sentinel errors. An *APIError matches the one for its status with errors.Is; a
 // *ValidationError matches ErrInvalidRequest.
 var (
-	// ErrInvalidRequest means the request broke a rule of the spec (or one of the client's
-	// stricter rules) and was not sent.
+	// ErrInvalidRequest: the request broke a rule of the spec or a stricter one; nothing was sent.
 	ErrInvalidRequest = errors.New("edgecache: invalid request")
 	// ErrBadRequest matches a 400 answer.
 	ErrBadRequest = errors.New("edgecache: bad request")
@@ -27,8 +27,7 @@ var (
 	ErrForbidden = errors.New("edgecache: forbidden")
 	// ErrNotFound matches a 404 answer: no such project or team.
 	ErrNotFound = errors.New("edgecache: not found")
-	// ErrPaymentRequired matches a 402 answer, which the source-image operations declare:
-	// the team's plan does not cover the call.
+	// ErrPaymentRequired matches a 402 answer (source images): the plan does not cover it.
 	ErrPaymentRequired = errors.New("edgecache: payment required")
 	// ErrGone matches a 410 answer.
 	ErrGone = errors.New("edgecache: gone")
@@ -38,26 +37,21 @@ var (
 	ErrServer = errors.New("edgecache: server error")
 )
 
-// maxErrorBody caps how much of an error answer is read: enough for Vercel's envelope, and a
-// bound against a misbehaving server or proxy.
+// maxErrorBody caps how much of an answer is read: a bound against a misbehaving server.
 const maxErrorBody = 1 << 20
 
 // APIError is a non-2xx answer from the API.
 type APIError struct {
 	// StatusCode is the HTTP status.
 	StatusCode int
-	// Code is the envelope's error.code (for example "forbidden"), or empty when the body
-	// carried no envelope.
-	Code string
-	// Message is the envelope's error.message, or a short excerpt of a non-envelope body.
-	Message string
+	// Code and Message are the envelope's error.code ("forbidden") and error.message; without
+	// an envelope, Code is empty and Message a short excerpt of the body.
+	Code, Message string
 	// RequestID is the x-vercel-id header, to quote to Vercel support (redacted; see New).
 	RequestID string
-	// RetryAfter is the wait the server asked for (Retry-After or retry-after-ms), zero when
-	// it asked for none.
+	// RetryAfter is the wait the server asked for (Retry-After or retry-after-ms), or zero.
 	RetryAfter time.Duration
-	// RateLimit is the envelope's error.limit when the body carries one (Vercel sends it with
-	// 429 answers), nil otherwise.
+	// RateLimit is the envelope's error.limit, which Vercel sends with 429 answers, or nil.
 	RateLimit *RateLimit
 	// Attempts is how many requests were made, retries included.
 	Attempts int
@@ -123,9 +117,8 @@ type errorEnvelope struct {
 // maxExcerpt bounds the text kept from a body that is not an envelope.
 const maxExcerpt = 200
 
-// parseErrorBody fills code, message and limit from an error body, each text passed through
-// redact. The spec gives 4xx answers no schema, so an empty, truncated or non-JSON body must
-// still yield a usable error: its start becomes the message.
+// parseErrorBody fills code, message and limit from an error body, each text redacted. The
+// spec gives 4xx answers no schema, so an empty or non-JSON body becomes the message.
 func parseErrorBody(e *APIError, body []byte, redact func(string) string) {
 	var env errorEnvelope
 	if err := json.Unmarshal(body, &env); err == nil && env.Error != nil {
@@ -135,8 +128,7 @@ func parseErrorBody(e *APIError, body []byte, redact func(string) string) {
 			e.Message = redact(env.Error.Message)
 			return
 		}
-		// An envelope with neither code nor message ({"error":{}}) says nothing: fall
-		// through, so that the body itself becomes the message.
+		// {"error":{}} says nothing: the body itself becomes the message.
 	}
 	// Redacted before the cut, which could otherwise leave all but the end of the token.
 	e.Message = excerpt(redact(strings.TrimSpace(string(body))), maxExcerpt)
@@ -178,36 +170,9 @@ func (c *Client) checkResponse(resp *http.Response) (*Result, error) {
 	return nil, apiErr
 }
 
-// redacted stands in for the token wherever it would otherwise be shown.
-const redacted = "[redacted]"
-
-// minLenRedactedAnywhere is the length from which a token is redacted wherever it appears.
-const minLenRedactedAnywhere = 16
-
-// redact replaces the token in s by [redacted], by the rule given on New: a proxy or a
-// misbehaving server may echo the request back, and the token must not travel on.
-func (c *Client) redact(s string) string {
-	if len(c.token) >= minLenRedactedAnywhere { // New admits only ASCII tokens
-		return strings.ReplaceAll(s, c.token, redacted)
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		before, _ := utf8.DecodeLastRuneInString(s[:i])
-		after, _ := utf8.DecodeRuneInString(s[min(i+len(c.token), len(s)):])
-		if strings.HasPrefix(s[i:], c.token) && !inWord(before) && !inWord(after) {
-			b.WriteString(redacted)
-			i += len(c.token) - 1
-		} else {
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
-}
-
-// inWord reports the characters next to which a short token is taken for part of a word.
-func inWord(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || r == '-' || r == '_'
-}
+// redact replaces the token in s (see New): a proxy or a misbehaving server may echo the
+// request back, and the token must not travel on.
+func (c *Client) redact(s string) string { return redact.Token(s, c.token) }
 
 // redactError keeps the token out of a transport error: net/http's *url.Error names a URL,
 // perhaps a followed Location that carried the token; any other error whose text holds the

@@ -49,6 +49,3 @@ const (
 // NewDefaultHTTPClient exposes the client New uses by default, so a test can give it a
 // test server's TLS trust and still exercise its redirect policy.
 func NewDefaultHTTPClient() *http.Client { return newDefaultHTTPClient() }
-
-// Redact is a client's redaction of token from s (see New).
-func Redact(s, token string) string { return (&Client{token: token}).redact(s) }

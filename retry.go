@@ -1,6 +1,7 @@
 package edgecache
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -55,18 +56,8 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 		return p, fmt.Errorf("RetryPolicy fields must not be negative (got %+v)", p)
 	}
 	d := DefaultRetryPolicy()
-	if p.MaxAttempts == 0 {
-		p.MaxAttempts = d.MaxAttempts
-	}
-	if p.BaseDelay == 0 {
-		p.BaseDelay = d.BaseDelay
-	}
-	if p.MaxDelay == 0 {
-		p.MaxDelay = d.MaxDelay
-	}
-	if p.MaxRetryAfter == 0 {
-		p.MaxRetryAfter = d.MaxRetryAfter
-	}
+	p = RetryPolicy{MaxAttempts: cmp.Or(p.MaxAttempts, d.MaxAttempts), BaseDelay: cmp.Or(p.BaseDelay, d.BaseDelay),
+		MaxDelay: cmp.Or(p.MaxDelay, d.MaxDelay), MaxRetryAfter: cmp.Or(p.MaxRetryAfter, d.MaxRetryAfter)}
 	if p.MaxDelay < p.BaseDelay {
 		return p, fmt.Errorf("RetryPolicy.MaxDelay (%s) is below BaseDelay (%s)", p.MaxDelay, p.BaseDelay)
 	}
@@ -86,13 +77,9 @@ func (p RetryPolicy) backoff(retry int) time.Duration {
 	return rand.N(ceiling)
 }
 
+// isRetryableStatus is true for 429, 500, 502, 503 and 504.
 func isRetryableStatus(status int) bool {
-	switch status {
-	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
+	return status == http.StatusTooManyRequests || status >= 500 && status <= 504 && status != http.StatusNotImplemented
 }
 
 // retryLoop makes attempts until one succeeds, one fails in a way a retry cannot mend, the

@@ -700,3 +700,20 @@ func TestLogLinesRedactTheTokenLikeTheJournal(t *testing.T) {
 }
 
 const redactedMark = "[redacted]"
+
+// TestAShortTokenDoesNotShredTheLog: the log redacts by the client's rule, so a short test
+// token is replaced where it stands alone and the words around it stay as they were sent.
+func TestAShortTokenDoesNotShredTheLog(t *testing.T) {
+	s := newAdminServer(t, edgecachetest.WithTokens("e"))
+	if a := post2(t, s, "/v1/edge-cache/invalidate-by-tags?projectIdOrName=release", `{"tags":["blue","e"]}`); a.status != http.StatusOK {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	j := getJournal(t, s, "")
+	if len(j.Requests) != 1 {
+		t.Fatalf("%d requests recorded, want 1", len(j.Requests))
+	}
+	r := j.Requests[0]
+	if string(r.Body) != `{"tags":["blue","[redacted]"]}` || r.Query["projectIdOrName"] != "release" {
+		t.Errorf("recorded body %s and query %v; want the words intact and only the lone token redacted", r.Body, r.Query)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/vercelkit/edgecache/internal/redact"
 )
 
 // DefaultMaxRecorded is how many requests a fake keeps by default; see [WithMaxRecorded].
@@ -17,9 +19,6 @@ const DefaultMaxRecorded = 10_000
 // maxRecordedBody bounds how much of one body the log keeps. A body the spec accepts is at
 // most a few kilobytes; a larger one is kept cut short, as a string.
 const maxRecordedBody = 64 << 10
-
-// redacted replaces a bearer token wherever the log would otherwise hold it.
-const redacted = "[redacted]"
 
 // RecordedRequest is one request to the API's paths as the log keeps it, whatever the
 // answer: accepted, refused, faulted or unanswered. It is what GET /__admin/requests lists
@@ -261,12 +260,11 @@ func (r redactor) tokensFor(sent string) []string {
 	return append(slices.Clip(r.tokens), sent)
 }
 
-// text replaces each token in s.
+// redactText replaces each token in s, by the client's own rule (package internal/redact): a
+// short test token is replaced only where it stands alone, so that it cannot shred the log.
 func redactText(s string, tokens []string) string {
 	for _, t := range tokens {
-		if t != "" && strings.Contains(s, t) {
-			s = strings.ReplaceAll(s, t, redacted)
-		}
+		s = redact.Token(s, t)
 	}
 	return s
 }
@@ -309,10 +307,8 @@ func valuesHold(values url.Values, tokens []string) bool {
 // copies the body only when a token is found. A JSON body holding an escape is decoded to
 // find a token written with escapes, and re-encoded (compact) if one was.
 func redactBody(body []byte, tokens []string) []byte {
-	for _, t := range tokens {
-		if t != "" && bytes.Contains(body, []byte(t)) {
-			body = bytes.ReplaceAll(body, []byte(t), []byte(redacted))
-		}
+	if clean := redactText(string(body), tokens); clean != string(body) {
+		body = []byte(clean)
 	}
 	switch {
 	case bytes.IndexByte(body, '\\') >= 0 && json.Valid(body):
