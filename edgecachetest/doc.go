@@ -41,7 +41,7 @@
 // # What it does not emulate
 //
 // It keeps no cache: deleting a tag has no effect the fake could show, and an unknown tag is
-// accepted, as by Vercel. It applies no rate limits of its own (inject 429s with FailNext), and
+// accepted, as by Vercel. It applies no rate limit unless told to ([WithRateLimit]), and
 // knows nothing of real projects, teams or tokens beyond what the options say. Tags are
 // recorded the way Vercel reads them, split on commas, in both forms, and not trimmed.
 package edgecachetest
