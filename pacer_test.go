@@ -617,7 +617,7 @@ func BenchmarkPacedBulk(b *testing.B) {
 	})
 
 	for _, limit := range []int{5, 50} {
-		b.Run(fmt.Sprintf("limit=%d/s", limit), func(b *testing.B) {
+		b.Run(fmt.Sprintf("limit=%d-per-s", limit), func(b *testing.B) {
 			if os.Getenv("EDGECACHE_BENCH_RATELIMIT") == "" {
 				b.Skipf("a purge at %d requests/s takes %d s: set EDGECACHE_BENCH_RATELIMIT=1", limit, requests/limit)
 			}
