@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,9 @@ func newServeCommand(e env) *cobra.Command {
 		addr    string
 		token   string
 		latency time.Duration
+
+		rateLimit        string
+		rateLimitHeaders bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -40,13 +45,45 @@ By default any non-empty bearer token is accepted. Nothing is cached or deleted.
 			if latency > 0 {
 				opts = append(opts, edgecachetest.WithLatency(latency))
 			}
+			limitOpts, err := rateLimitOptions(rateLimit, rateLimitHeaders)
+			if err != nil {
+				return err
+			}
+			opts = append(opts, limitOpts...)
 			return serve(cmd.Context(), e, addr, edgecachetest.NewHandler(opts...))
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8787", "address to listen on")
 	cmd.Flags().StringVar(&token, "token", "", "accept only this bearer token (default: any non-empty token)")
 	cmd.Flags().DurationVar(&latency, "latency", 0, "delay every answer, e.g. 20ms")
+	cmd.Flags().StringVar(&rateLimit, "rate-limit", "", "allow N requests per fixed window of DURATION, e.g. 100/1m; more are answered 429")
+	cmd.Flags().BoolVar(&rateLimitHeaders, "rate-limit-headers", false, "with --rate-limit, send X-RateLimit-Limit/Remaining/Reset (not confirmed for Vercel)")
 	return cmd
+}
+
+// rateLimitOptions turns --rate-limit N/DURATION (100/1m; a bare unit, 5/s, means 1 of it) and
+// --rate-limit-headers into the fake's options.
+func rateLimitOptions(limit string, headers bool) ([]edgecachetest.Option, error) {
+	if limit == "" {
+		if headers {
+			return nil, errors.New("--rate-limit-headers: needs --rate-limit")
+		}
+		return nil, nil
+	}
+	count, window, _ := strings.Cut(limit, "/")
+	if window != "" && strings.IndexAny(window[:1], "0123456789.") < 0 {
+		window = "1" + window
+	}
+	n, nErr := strconv.Atoi(count)
+	d, dErr := time.ParseDuration(window)
+	if nErr != nil || dErr != nil || n < 1 || d <= 0 {
+		return nil, fmt.Errorf("--rate-limit: must be N/DURATION with N at least 1 and DURATION above 0, such as 100/1m (got %q)", limit)
+	}
+	opts := []edgecachetest.Option{edgecachetest.WithRateLimit(n, d)}
+	if headers {
+		opts = append(opts, edgecachetest.WithRateLimitHeaders())
+	}
+	return opts, nil
 }
 
 // serve runs handler on addr until ctx ends, then shuts down gracefully.
