@@ -67,8 +67,7 @@ func (p *pacer) observe(h http.Header, err error) bool {
 	e, limited := err.(*APIError)
 	limited = limited && e.StatusCode == http.StatusTooManyRequests
 	var wait time.Duration
-	if reset, perr := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); perr == nil &&
-		(limited || h.Get("X-RateLimit-Remaining") == "0") {
+	if reset, perr := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); perr == nil && limited {
 		wait = time.Unix(reset, 0).Sub(now)
 	}
 	if limited && e.RateLimit != nil {

@@ -294,10 +294,6 @@ func TestBulkSharedPauseOnEachSignal(t *testing.T) {
 			write429(w, nil)
 			return true
 		}, 7 * time.Second},
-		{"X-RateLimit-Remaining 0 on a 200", func(w http.ResponseWriter) bool {
-			headers(w, reset)
-			return false
-		}, 7 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const concurrency = 4
