@@ -8,7 +8,7 @@ FUZZTIME ?= 5000x
 BENCHTIME ?= 1s
 UPSTREAM ?=
 
-.PHONY: all generate check-generated lint test test-race fuzz-short bench bench-short update-spec demo sdk-capture bench-serve bench-cli
+.PHONY: all generate check-generated lint test test-race fuzz-short bench bench-short update-spec demo sdk-capture bench-serve bench-cli bench-ratelimit
 
 all: test
 
@@ -77,3 +77,7 @@ bench-serve:
 ## bench-cli: a 10,000-tag purge through the command against serve --latency 20ms (not part of CI)
 bench-cli:
 	scripts/bench-cli.sh
+
+## bench-ratelimit: 10,000-tag purges through the command against serve --rate-limit 5/1s and 50/1s (about 2.5 min; not run in CI)
+bench-ratelimit:
+	scripts/bench-ratelimit.sh
