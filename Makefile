@@ -9,7 +9,7 @@ FUZZTIME ?= 5000x
 BENCHTIME ?= 1s
 UPSTREAM ?=
 
-.PHONY: all generate check-generated lint test test-race test-node fuzz-short bench bench-short bench-recording update-spec demo sdk-capture bench-serve bench-cli
+.PHONY: all generate check-generated lint test test-race test-node fuzz-short bench bench-short bench-recording bench-ratelimit update-spec demo sdk-capture bench-serve bench-cli
 
 all: test
 
@@ -88,3 +88,7 @@ bench-recording:
 ## bench-cli: a 10,000-tag purge through the command against serve --latency 20ms (not part of CI)
 bench-cli:
 	scripts/bench-cli.sh
+
+## bench-ratelimit: 10,000-tag purges through the command against serve --rate-limit 5/1s and 50/1s (about 2.5 min; not run in CI)
+bench-ratelimit:
+	scripts/bench-ratelimit.sh

@@ -1,6 +1,7 @@
 package edgecache
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // DefaultBulkConcurrency is how many requests a bulk purge keeps in flight unless told
@@ -22,6 +25,8 @@ type BulkOptions struct {
 	// Progress, when set, is called after each request ends. Calls never overlap, so it
 	// need not be safe for concurrent use; it should return quickly.
 	Progress func(BulkProgress)
+	// MaxRate, when not zero, caps the requests started per second (see docs/rate-limits.md).
+	MaxRate float64
 }
 
 // BulkProgress is a bulk purge's state after one of its requests ended.
@@ -87,12 +92,14 @@ func (e *BulkError) Unwrap() []error { return e.errs }
 // given as one request of any of the four types whose Tags or SrcImages hold them all. Items
 // are trimmed; empty ones are dropped and duplicates sent once. They are split into requests
 // of at most 16 tags or 8 source images (see [Split]), every one validated before anything is
-// sent, and run with bounded concurrency; each is one call with its retries.
+// sent, and run with bounded concurrency; each is one call with its retries. The workers share
+// one pace: a 429 pauses them all until the server's reset, uses up no attempt while the wait
+// is within MaxRetryAfter, and the run then keeps to the rate the server allowed.
 //
-// After a 401, 403 or 404 no new request starts: the rest would fail the same way. The result
-// is never nil and accounts for every distinct item exactly once; when the input is invalid,
-// every item is NotAttempted and the error is the *ValidationError. When some items were not
-// purged otherwise, the error is a *BulkError.
+// After a 401, 402, 403 or 404, or a 429 it may not wait out, no new request starts: the rest
+// would fail the same way. The result is never nil and accounts for every distinct item exactly
+// once; when the input is invalid, every item is NotAttempted and the error is the
+// *ValidationError. When some items were not purged otherwise, the error is a *BulkError.
 //
 // Deleting many tags at once multiplies the cache stampede of each: prefer invalidation, or a
 // revalidation deadline, for large sets.
@@ -101,6 +108,9 @@ func (c *Client) Bulk(ctx context.Context, req Request, opts BulkOptions) (*Bulk
 	batches, err := split(req, items)
 	if err == nil && opts.Concurrency < 0 {
 		err = invalidCount("Concurrency", "must not be negative", opts.Concurrency)
+	}
+	if err == nil && !(opts.MaxRate >= 0) {
+		err = &ValidationError{Field: "MaxRate", Rule: "must not be negative", Value: fmt.Sprint(opts.MaxRate)}
 	}
 	if err != nil {
 		return &BulkResult{Purged: []string{}, Failed: []FailedBatch{}, NotAttempted: items}, err
@@ -117,15 +127,17 @@ func (c *Client) Bulk(ctx context.Context, req Request, opts BulkOptions) (*Bulk
 		wg       sync.WaitGroup
 		progress = progressReporter{fn: opts.Progress, state: BulkProgress{Requests: len(batches), Items: len(items)}}
 	)
+	pace := &pacer{c: c, lim: rate.NewLimiter(cmp.Or(rate.Limit(opts.MaxRate), rate.Inf), 1), progress: &progress}
+	progress.pace = pace
 	for range min(concurrency, len(batches)) {
 		wg.Go(func() {
 			for !halt.Load() && ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= len(batches) {
+				if i >= len(batches) || pace.wait(ctx) != nil {
 					return
 				}
 				started[i] = true
-				_, err := c.send(ctx, batches[i].req.operation())
+				_, err := c.send(ctx, batches[i].req.operation(), pace)
 				outcomes[i] = err
 				if haltsBulk(err) {
 					halt.Store(true)
@@ -233,7 +245,7 @@ func failedBatch(items []string, err error) FailedBatch {
 func haltsBulk(err error) bool {
 	transportErr, ok := errors.AsType[*TransportError](err)
 	return errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrForbidden) || errors.Is(err, ErrNotFound) ||
-		errors.Is(err, ErrPaymentRequired) || ok && !transportErr.Temporary()
+		errors.Is(err, ErrPaymentRequired) || errors.Is(err, ErrRateLimited) || ok && !transportErr.Temporary()
 }
 
 // progressReporter serialises progress callbacks from the workers.
@@ -241,15 +253,17 @@ type progressReporter struct {
 	mu    sync.Mutex
 	fn    func(BulkProgress)
 	state BulkProgress
+	pace  *pacer
 }
 
 func (p *progressReporter) report(items int, ok bool) {
 	if p.fn == nil {
 		return
 	}
+	pause := p.pace.pause() // before the lock: the pacer calls Progress under its own
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.state.RequestsDone++
+	p.state.RequestsDone, p.state.Pause = p.state.RequestsDone+1, pause
 	if ok {
 		p.state.ItemsPurged += items
 	} else {

@@ -46,10 +46,12 @@ func batchesOf(tags []string) [][]string {
 }
 
 // acceptedItems returns the tags of every request the fake accepted (answered 200).
-func acceptedItems(s *edgecachetest.Server) [][]string {
+func acceptedItems(fake interface {
+	Requests() []edgecachetest.Request
+}) [][]string {
 	var out [][]string
-	for _, r := range s.Requests() {
-		out = append(out, r.Tags)
+	for _, r := range fake.Requests() {
+		out = append(out, append(r.Tags, r.SrcImages...))
 	}
 	return out
 }
@@ -424,7 +426,7 @@ func TestBulkProgress(t *testing.T) {
 	}
 }
 
-// TestBulkStopsAfterRefusal: after a 401, 403 or 404 no new request starts (the rest would
+// TestBulkStopsAfterRefusal: after a 401, 402, 403, 404 or a 429 over the wait cap no new request starts (the rest would
 // fail the same way); after other failures the purge carries on.
 func TestBulkStopsAfterRefusal(t *testing.T) {
 	t.Parallel()
@@ -445,7 +447,7 @@ func TestBulkStopsAfterRefusal(t *testing.T) {
 		{name: "400", fault: edgecachetest.Fault{Status: 400}, faults: 1, sentinel: edgecache.ErrBadRequest},
 		{name: "410", fault: edgecachetest.Fault{Status: 410}, faults: 1, sentinel: edgecache.ErrGone},
 		{name: "500 three times", fault: edgecachetest.Fault{Status: 500}, faults: 3, sentinel: edgecache.ErrServer},
-		{name: "429 for an hour", fault: edgecachetest.Fault{Status: 429, RetryAfter: "3600"}, faults: 1, sentinel: edgecache.ErrRateLimited},
+		{name: "429 for an hour", fault: edgecachetest.Fault{Status: 429, RetryAfter: "3600"}, faults: 1, sentinel: edgecache.ErrRateLimited, halts: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

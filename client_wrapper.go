@@ -156,24 +156,32 @@ func (c *Client) do(ctx context.Context, req Request) (*Result, error) {
 	if err := op.validate(0); err != nil {
 		return nil, err
 	}
-	return c.send(ctx, op)
+	return c.send(ctx, op, nil)
 }
 
-// send sends a validated request.
-func (c *Client) send(ctx context.Context, op operation) (*Result, error) {
-	return c.call(ctx, func(ctx context.Context) (*http.Response, error) { return op.send(ctx, c, c.raw) })
+// send sends a validated request, at pace's pace in a bulk purge (nil for a single call).
+func (c *Client) send(ctx context.Context, op operation, pace *pacer) (*Result, error) {
+	return c.call(ctx, pace, func(ctx context.Context) (*http.Response, error) { return op.send(ctx, c, c.raw) })
 }
 
 // call is the one core every operation shares: it makes attempts under the retry policy and
 // turns the answer into a *Result or an error (see retry.go and errors.go).
-func (c *Client) call(ctx context.Context, send func(context.Context) (*http.Response, error)) (*Result, error) {
+func (c *Client) call(ctx context.Context, pace *pacer, send func(context.Context) (*http.Response, error)) (*Result, error) {
 	return c.retryLoop(ctx, func(ctx context.Context) (*Result, error) {
-		resp, err := send(ctx)
-		if err != nil {
-			return nil, &TransportError{Err: c.redactError(err)}
+		for {
+			resp, err := send(ctx)
+			if err != nil {
+				return nil, &TransportError{Err: c.redactError(err)}
+			}
+			res, err := c.checkResponse(resp)
+			_ = resp.Body.Close()
+			if pace == nil || !pace.observe(resp.Header, err) { // a 429 a bulk purge waits out is no retry
+				return res, err
+			}
+			if werr := pace.wait(ctx); werr != nil {
+				return nil, fmt.Errorf("edgecache: %w while waiting out the rate limit: %w", werr, err)
+			}
 		}
-		defer resp.Body.Close()
-		return c.checkResponse(resp)
 	})
 }
 

@@ -71,8 +71,9 @@
 // # What it does not emulate
 //
 // It keeps no cache: deleting a tag or a source image has no effect the fake could show, and
-// an unknown one is accepted, as by Vercel. It applies no rate limits of its own (inject
-// 429s with FailNext), answers no 402 or 410 unless told to, and knows nothing of real
-// projects, teams or tokens beyond what the options say. Tags are recorded the way Vercel
-// reads them, split on commas, in both forms, and not trimmed; source images as sent.
+// an unknown one is accepted, as by Vercel. It applies no rate limit unless told to
+// ([WithRateLimit], or 429s injected with FailNext), answers no 402 or 410 unless told to,
+// and knows nothing of real projects, teams or tokens beyond what the options say. Tags are
+// recorded the way Vercel reads them, split on commas, in both forms, and not trimmed; source
+// images as sent.
 package edgecachetest

@@ -81,6 +81,7 @@ type config struct {
 	logger      *slog.Logger
 	maxRecorded int
 	admin       bool
+	limit       *rateLimit // see ratelimit.go
 }
 
 // WithTokens accepts only these bearer tokens; any other is refused with 403 forbidden. By
@@ -226,6 +227,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case faulted && fault.Status != 0:
 		writeFault(aw, fault)
+	case h.cfg.limit.refuse(aw):
 	default:
 		h.validated.ServeHTTP(aw, r)
 	}

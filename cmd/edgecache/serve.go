@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -49,6 +51,9 @@ func newServeCommand(e env) *cobra.Command {
 		latency     time.Duration
 		maxRecorded int
 		limits      serveLimits
+
+		rateLimit        string
+		rateLimitHeaders bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -100,6 +105,11 @@ At most --max-conns connections are served at once; more wait to be accepted.`,
 			if latency > 0 {
 				opts = append(opts, edgecachetest.WithLatency(latency))
 			}
+			limitOpts, err := rateLimitOptions(rateLimit, rateLimitHeaders)
+			if err != nil {
+				return err
+			}
+			opts = append(opts, limitOpts...)
 			return serve(cmd.Context(), e, addr, limits, edgecachetest.NewHandler(opts...))
 		},
 	}
@@ -113,7 +123,34 @@ At most --max-conns connections are served at once; more wait to be accepted.`,
 	cmd.Flags().DurationVar(&limits.idle, "idle-timeout", 60*time.Second, "close a keep-alive connection idle this long between requests")
 	cmd.Flags().IntVar(&limits.maxConns, "max-conns", 1024, "serve at most this many connections at once; more wait to be accepted")
 	cmd.Flags().IntVar(&maxRecorded, "max-recorded", edgecachetest.DefaultMaxRecorded, "keep the newest N requests for GET /__admin/requests (0 keeps none)")
+	cmd.Flags().StringVar(&rateLimit, "rate-limit", "", "allow N requests per fixed window of DURATION, e.g. 100/1m; more are answered 429")
+	cmd.Flags().BoolVar(&rateLimitHeaders, "rate-limit-headers", false, "with --rate-limit, send X-RateLimit-Limit/Remaining/Reset (not confirmed for Vercel)")
 	return cmd
+}
+
+// rateLimitOptions turns --rate-limit N/DURATION (100/1m; a bare unit, 5/s, means 1 of it) and
+// --rate-limit-headers into the fake's options.
+func rateLimitOptions(limit string, headers bool) ([]edgecachetest.Option, error) {
+	if limit == "" {
+		if headers {
+			return nil, errors.New("--rate-limit-headers: needs --rate-limit")
+		}
+		return nil, nil
+	}
+	count, window, _ := strings.Cut(limit, "/")
+	if window != "" && strings.IndexAny(window[:1], "0123456789.") < 0 {
+		window = "1" + window
+	}
+	n, nErr := strconv.Atoi(count)
+	d, dErr := time.ParseDuration(window)
+	if nErr != nil || dErr != nil || n < 1 || d <= 0 {
+		return nil, fmt.Errorf("--rate-limit: must be N/DURATION with N at least 1 and DURATION above 0, such as 100/1m (got %q)", limit)
+	}
+	opts := []edgecachetest.Option{edgecachetest.WithRateLimit(n, d)}
+	if headers {
+		opts = append(opts, edgecachetest.WithRateLimitHeaders())
+	}
+	return opts, nil
 }
 
 // serve runs handler on addr until ctx ends, then shuts down gracefully.

@@ -1,0 +1,583 @@
+package edgecache_test
+
+// Tests of a bulk purge's shared pace (pacer.go): the shared pause on each kind of signal,
+// waits over the cap, cancellation during a pause, exact accounting under random 429s, the
+// rate learned from the server; and the benchmarks at the rate limit.
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vercelkit/edgecache"
+	"github.com/vercelkit/edgecache/edgecachetest"
+)
+
+// manualClock is a clock that moves only when the test advances it; Sleep blocks until then
+// (or until ctx ends), so a test can look at a bulk purge while every worker waits.
+type manualClock struct {
+	mu       sync.Mutex
+	now      time.Time
+	sleepers int
+	moved    chan struct{} // closed, and replaced, whenever now moves
+}
+
+func newManualClock(at time.Time) *manualClock {
+	return &manualClock{now: at, moved: make(chan struct{})}
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for wake := c.now.Add(d); c.now.Before(wake); {
+		moved := c.moved
+		c.sleepers++
+		c.mu.Unlock()
+		var err error
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-moved:
+		}
+		c.mu.Lock()
+		c.sleepers--
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	close(c.moved)
+	c.moved = make(chan struct{})
+}
+
+// awaitSleepers returns once n goroutines sleep on the clock or, when also is not nil, once
+// the sleepers and also's value add up to n. It fails the test if that never happens; it
+// measures nothing.
+func (c *manualClock) awaitSleepers(t *testing.T, n int, also *atomic.Int64) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		got := c.sleepers
+		c.mu.Unlock()
+		if also != nil {
+			got += int(also.Load())
+		}
+		if got == n {
+			return
+		}
+	}
+	t.Fatalf("never %d goroutines asleep on the clock (or held)", n)
+}
+
+// paceStart is the tests' epoch: a whole second, so that X-RateLimit-Reset is exact.
+var paceStart = time.Unix(1_700_000_000, 0)
+
+// pacedTags returns n distinct valid tags.
+func pacedTags(n int) []string {
+	tags := make([]string, n)
+	for i := range tags {
+		tags[i] = fmt.Sprintf("pace-%06d", i)
+	}
+	return tags
+}
+
+// gatedFake is the spec-validating fake behind a gate: while the gate is closed, signal sees
+// every request first and may answer it itself (reporting true), or only add headers to the
+// fake's answer. It counts every request.
+type gatedFake struct {
+	fake   *edgecachetest.Handler
+	open   atomic.Bool
+	calls  atomic.Int64
+	signal func(w http.ResponseWriter, r *http.Request) bool
+}
+
+func (g *gatedFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.calls.Add(1)
+	if !g.open.Load() && g.signal(w, r) {
+		return
+	}
+	g.fake.ServeHTTP(w, r)
+}
+
+// write429 answers 429 with Vercel's envelope, and the limit block when limit is not nil.
+func write429(w http.ResponseWriter, limit *edgecache.RateLimit) {
+	body := map[string]any{"code": "rate_limited", "message": "Too many requests"}
+	if limit != nil {
+		body["limit"] = limit
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": body})
+}
+
+// pauseRecorder keeps every Progress call that carried a pause.
+type pauseRecorder struct {
+	mu     sync.Mutex
+	pauses []edgecache.BulkProgress
+}
+
+func (p *pauseRecorder) progress(s edgecache.BulkProgress) {
+	if s.Pause > 0 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.pauses = append(p.pauses, s)
+	}
+}
+
+func (p *pauseRecorder) get() []edgecache.BulkProgress {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.pauses)
+}
+
+// bulkRun is a bulk purge running in a goroutine.
+type bulkRun struct {
+	cancel   context.CancelFunc
+	finished chan struct{}
+	res      *edgecache.BulkResult
+	err      error
+}
+
+// startBulk starts purging tags with c. At the end of the test it calls release, cancels the
+// purge and waits for it, so that a failing test leaves nothing behind.
+func startBulk(t *testing.T, c *edgecache.Client, tags []string, opts edgecache.BulkOptions, release func()) *bulkRun {
+	ctx, cancel := context.WithCancel(t.Context())
+	r := &bulkRun{cancel: cancel, finished: make(chan struct{})}
+	go func() {
+		defer close(r.finished)
+		r.res, r.err = c.Bulk(ctx, edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)}, opts)
+	}()
+	t.Cleanup(func() {
+		release()
+		cancel()
+		<-r.finished
+	})
+	return r
+}
+
+// wait returns once the purge has ended. It fails the test if that never happens; it
+// measures nothing.
+func (r *bulkRun) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-r.finished:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the purge never ended")
+	}
+}
+
+// A 429 pauses every worker until the server's reset, whichever signal gives it; the pause
+// uses up no attempt (the client allows one); Progress shows it; then every tag is purged.
+//
+// The fake gives the signal to the first request only, and holds the others until every
+// worker sleeps or is held: the workers whose request it then lets through must wait out the
+// same pause without sending anything more.
+func TestBulkSharedPauseOnEachSignal(t *testing.T) {
+	reset := paceStart.Add(7 * time.Second)
+	headers := func(w http.ResponseWriter, at time.Time) {
+		w.Header().Set("X-RateLimit-Limit", "100")
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(at.Unix(), 10))
+	}
+	block := func(at time.Time) *edgecache.RateLimit {
+		return &edgecache.RateLimit{Remaining: 0, Reset: at.Unix(), ResetMs: at.UnixMilli(), Total: 100}
+	}
+	for _, tc := range []struct {
+		name      string
+		signal    func(w http.ResponseWriter) bool
+		wantPause time.Duration
+	}{
+		{"Retry-After only", func(w http.ResponseWriter) bool {
+			w.Header().Set("Retry-After", "7")
+			write429(w, nil)
+			return true
+		}, 7 * time.Second},
+		{"limit block only", func(w http.ResponseWriter) bool {
+			write429(w, block(reset))
+			return true
+		}, 7 * time.Second},
+		{"limit block refining Retry-After", func(w http.ResponseWriter) bool {
+			w.Header().Set("Retry-After", "7")
+			write429(w, block(paceStart.Add(6500*time.Millisecond)))
+			return true
+		}, 6500 * time.Millisecond},
+		{"Retry-After overruling a skewed limit block", func(w http.ResponseWriter) bool {
+			w.Header().Set("Retry-After", "7")
+			write429(w, block(paceStart.Add(30*time.Second)))
+			return true
+		}, 7 * time.Second},
+		{"X-RateLimit headers on the 429", func(w http.ResponseWriter) bool {
+			headers(w, reset)
+			write429(w, nil)
+			return true
+		}, 7 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const concurrency = 4
+			var first atomic.Bool
+			var held atomic.Int64
+			hold := make(chan struct{})
+			release := sync.OnceFunc(func() { close(hold) })
+			g := &gatedFake{fake: edgecachetest.NewHandler(edgecachetest.WithTokens(testToken)),
+				signal: func(w http.ResponseWriter, _ *http.Request) bool {
+					if first.CompareAndSwap(false, true) {
+						return tc.signal(w)
+					}
+					held.Add(1)
+					<-hold
+					return false
+				}}
+			clock := newManualClock(paceStart)
+			c := clientOf(t, newHTTPServer(t, g), edgecache.WithClock(clock.Now, clock.Sleep), noRetry)
+			tags := pacedTags(200)
+			var rec pauseRecorder
+			run := startBulk(t, c, tags, edgecache.BulkOptions{Concurrency: concurrency, Progress: rec.progress}, release)
+
+			clock.awaitSleepers(t, concurrency, &held) // every worker asleep or held
+			release()
+			clock.awaitSleepers(t, concurrency, nil)
+			if n := g.calls.Load(); n > concurrency {
+				t.Errorf("%d requests before the pause ended, want at most one per worker", n)
+			}
+			// The first call comes as the pause begins, before any request has ended; the
+			// others as the held requests end during it.
+			pauses := rec.get()
+			if len(pauses) == 0 || pauses[0].RequestsDone != 0 {
+				t.Fatalf("Progress during the pause: %+v, want a first call as it began, with no request done", pauses)
+			}
+			for _, p := range pauses {
+				if p.Pause != tc.wantPause {
+					t.Errorf("Progress showed a pause of %s, want %s", p.Pause, tc.wantPause)
+				}
+			}
+
+			g.open.Store(true)
+			clock.Advance(tc.wantPause)
+			run.wait(t)
+
+			if run.err != nil {
+				t.Fatalf("Bulk: %v", run.err)
+			}
+			if len(run.res.Purged) != len(tags) {
+				t.Errorf("purged %d tags, want %d", len(run.res.Purged), len(tags))
+			}
+			checkAccounting(t, tags, run.res, acceptedItems(g.fake))
+			if got := rec.get(); len(got) != len(pauses) {
+				t.Errorf("Progress showed a pause after it ended: %v", got[len(pauses):])
+			}
+		})
+	}
+}
+
+// Cancelling the context during a pause ends the purge at once, with exact accounting: the
+// batches waiting out the 429 failed, the others were never sent. goleak (TestMain) checks
+// that no worker is left.
+func TestBulkCancelledDuringPause(t *testing.T) {
+	const concurrency = 4
+	g := &gatedFake{fake: edgecachetest.NewHandler(edgecachetest.WithTokens(testToken)),
+		signal: func(w http.ResponseWriter, _ *http.Request) bool {
+			w.Header().Set("Retry-After", "30")
+			write429(w, nil)
+			return true
+		}}
+	clock := newManualClock(paceStart)
+	c := clientOf(t, newHTTPServer(t, g), edgecache.WithClock(clock.Now, clock.Sleep))
+	tags := pacedTags(200)
+	run := startBulk(t, c, tags, edgecache.BulkOptions{Concurrency: concurrency}, func() {})
+	clock.awaitSleepers(t, concurrency, nil)
+	run.cancel()
+	run.wait(t)
+
+	if !errors.Is(run.err, context.Canceled) || !errors.Is(run.err, edgecache.ErrRateLimited) {
+		t.Errorf("err = %v, want one matching context.Canceled and ErrRateLimited", run.err)
+	}
+	if _, ok := errors.AsType[*edgecache.BulkError](run.err); !ok {
+		t.Errorf("err is %T, want *BulkError", run.err)
+	}
+	// A worker that found the pause begun before its first request never sent it.
+	sent := int(g.calls.Load())
+	if len(run.res.Purged) != 0 || len(run.res.Failed) != sent || sent < 1 || sent > concurrency {
+		t.Errorf("%d requests: purged %d tags, failed %d batches; want 1 to %d requests, each a failed batch",
+			sent, len(run.res.Purged), len(run.res.Failed), concurrency)
+	}
+	for _, fb := range run.res.Failed {
+		if fb.Status != http.StatusTooManyRequests {
+			t.Errorf("failed batch: status %d, want 429", fb.Status)
+		}
+	}
+	checkAccounting(t, tags, run.res, acceptedItems(g.fake))
+}
+
+// A 429 whose wait is over MaxRetryAfter (60 s) is not waited out: its tags fail, with the
+// wait in the error, and no new request starts. Only Retry-After is exact enough to skip the
+// retry policy; a limit block alone leaves the 429 to it.
+func TestBulkWaitOverTheCap(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		signal   func(w http.ResponseWriter, now time.Time)
+		attempts int // requests per batch
+	}{
+		{"Retry-After", func(w http.ResponseWriter, _ time.Time) {
+			w.Header().Set("Retry-After", "120")
+			write429(w, nil)
+		}, 1},
+		{"limit block", func(w http.ResponseWriter, now time.Time) {
+			at := now.Add(2 * time.Minute)
+			write429(w, &edgecache.RateLimit{Reset: at.Unix(), ResetMs: at.UnixMilli(), Total: 1})
+		}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{base: paceStart}
+			var calls atomic.Int64
+			g := &gatedFake{fake: edgecachetest.NewHandler(edgecachetest.WithTokens(testToken)),
+				signal: func(w http.ResponseWriter, _ *http.Request) bool {
+					// A bound, so that a client waiting out these 429s ends (and fails below).
+					if calls.Add(1) > 100 {
+						return false
+					}
+					tc.signal(w, clock.Now())
+					return true
+				}}
+			c := clientOf(t, newHTTPServer(t, g), clock.Option())
+			tags := pacedTags(200)
+			res, err := c.Bulk(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)},
+				edgecache.BulkOptions{Concurrency: 4})
+			if !errors.Is(err, edgecache.ErrRateLimited) {
+				t.Fatalf("err = %v, want ErrRateLimited", err)
+			}
+			for _, w := range clock.Waits() {
+				if w >= time.Minute {
+					t.Errorf("the client waited %s, over MaxRetryAfter", w)
+				}
+			}
+			// Each worker's first batch at most: no new request starts after the first failure.
+			if n := len(res.Failed); n < 1 || n > 4 || g.calls.Load() != int64(n*tc.attempts) {
+				t.Errorf("%d failed batches, %d requests; want 1 to 4 batches of %d requests each", n, g.calls.Load(), tc.attempts)
+			}
+			for _, fb := range res.Failed {
+				if apiErr, ok := errors.AsType[*edgecache.APIError](fb.Err); !ok || fb.Status != http.StatusTooManyRequests ||
+					tc.name == "Retry-After" && apiErr.RetryAfter != 2*time.Minute {
+					t.Errorf("failed batch: %d %v, want a 429 (with its Retry-After)", fb.Status, fb.Err)
+				}
+			}
+			checkAccounting(t, tags, res, acceptedItems(g.fake))
+		})
+	}
+}
+
+// Under random 429s (most waited out, a few with no wait to go by), 503s and 200s at
+// concurrency 64, every tag is accounted for exactly once and Purged is exactly what the
+// server accepted. Run with -race.
+func TestBulkAccountingUnderRandom429s(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			var mu sync.Mutex
+			rng := rand.New(rand.NewPCG(seed, 10))
+			g := &gatedFake{fake: edgecachetest.NewHandler(edgecachetest.WithTokens(testToken)),
+				signal: func(w http.ResponseWriter, _ *http.Request) bool {
+					mu.Lock()
+					x := rng.Float64()
+					mu.Unlock()
+					switch {
+					case x < 0.25:
+						w.Header().Set("Retry-After-Ms", "3")
+						write429(w, nil)
+					case x < 0.28:
+						write429(w, nil) // nothing to go by: the retry policy's
+					case x < 0.33:
+						w.WriteHeader(http.StatusServiceUnavailable)
+					default:
+						return false
+					}
+					return true
+				}}
+			clock := &fakeClock{}
+			c := clientOf(t, newHTTPServer(t, g), clock.Option())
+			tags := pacedTags(64 * 16 * 4)
+			res, err := c.Bulk(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)},
+				edgecache.BulkOptions{Concurrency: 64})
+			checkAccounting(t, tags, res, acceptedItems(g.fake))
+			if (err == nil) != (len(res.Purged) == len(tags)) {
+				t.Errorf("err = %v with %d of %d tags purged", err, len(res.Purged), len(tags))
+			}
+			t.Logf("%d requests: %d tags purged, %d batches failed, %d tags not attempted",
+				g.calls.Load(), len(res.Purged), len(res.Failed), len(res.NotAttempted))
+		})
+	}
+}
+
+// The pace is what the server let through from the end of the first pause to the end of the
+// second, answers that arrive during the second included, 5% under; MaxRate caps it.
+func TestPacerLearnsTheRate(t *testing.T) {
+	for _, tc := range []struct {
+		maxRate, want float64
+	}{{0, 0.95 * 7 / 1.1}, {2, 2}} {
+		t.Run(fmt.Sprint("MaxRate=", tc.maxRate), func(t *testing.T) {
+			clock := &fakeClock{base: paceStart}
+			c, err := edgecache.New(testToken, clock.Option())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			p := edgecache.NewPacer(c, tc.maxRate, nil)
+			limited := &edgecache.APIError{StatusCode: http.StatusTooManyRequests, RetryAfter: time.Second}
+			wait := func() {
+				t.Helper()
+				if err := p.Wait(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 5 { // the first window
+				wait()
+				p.Observe(nil, nil)
+			}
+			if !p.Observe(nil, limited) {
+				t.Fatal("a 429 with Retry-After: 1 is not waited out")
+			}
+			wait() // until paceStart + 1 s
+			for range 5 {
+				p.Observe(nil, nil)
+			}
+			_ = clock.Sleep(ctx, 100*time.Millisecond)
+			p.Observe(nil, limited) // until paceStart + 2.1 s: a span of 1.1 s
+			p.Observe(nil, nil)     // two answers still in flight
+			p.Observe(nil, nil)
+			if got, want := p.Limit(), cmp.Or(tc.maxRate, math.MaxFloat64); got != want {
+				t.Errorf("before the second pause ends: limit %v, want %v (MaxRate, or none)", got, want)
+			}
+			wait()
+			if math.Abs(p.Limit()-tc.want) > 1e-9 {
+				t.Fatalf("learned %v requests/s, want %v", p.Limit(), tc.want)
+			}
+			before := len(clock.Waits())
+			wait()
+			waits := clock.Waits()[before:]
+			if want := time.Duration(float64(time.Second) / tc.want); len(waits) != 1 || (waits[0]-want).Abs() > time.Microsecond {
+				t.Errorf("waits at the pace: %v, want [%v]", waits, want)
+			}
+		})
+	}
+}
+
+// A single call keeps the retry policy: its 429 uses up an attempt.
+func TestSingleCallRateLimitIsARetry(t *testing.T) {
+	clock := &fakeClock{base: paceStart}
+	var calls atomic.Int64
+	g := &gatedFake{fake: edgecachetest.NewHandler(edgecachetest.WithTokens(testToken)),
+		signal: func(w http.ResponseWriter, _ *http.Request) bool {
+			if calls.Add(1) > 1 {
+				return false
+			}
+			w.Header().Set("Retry-After", "1")
+			write429(w, nil)
+			return true
+		}}
+	c := clientOf(t, newHTTPServer(t, g), clock.Option())
+	res, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList("a")})
+	if err != nil || res.Attempts != 2 || !slices.Equal(clock.Waits(), []time.Duration{time.Second}) {
+		t.Errorf("res %+v, err %v, waits %v; want 2 attempts after a 1 s wait", res, err, clock.Waits())
+	}
+}
+
+func TestBulkMaxRateValidated(t *testing.T) {
+	s := newFake(t)
+	c := newClient(t, s)
+	for _, rate := range []float64{-1, math.NaN()} {
+		res, err := c.Bulk(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList("a", "b")},
+			edgecache.BulkOptions{MaxRate: rate})
+		var vErr *edgecache.ValidationError
+		if !errors.As(err, &vErr) || vErr.Field != "MaxRate" || len(res.NotAttempted) != 2 {
+			t.Errorf("MaxRate %v: err %v, result %+v; want a ValidationError naming MaxRate, nothing sent", rate, err, res)
+		}
+	}
+	if s.Calls() != 0 {
+		t.Errorf("%d requests sent, want none", s.Calls())
+	}
+}
+
+// BenchmarkPacedBulk purges 10,000 tags (625 requests) at concurrency 8. Against a fake limited
+// to R requests per second (fixed one-second windows; EDGECACHE_BENCH_RATELIMIT=1 runs them,
+// scripts/bench-ratelimit.sh) the floor is 625/R s; without a limit, at 20 ms latency, it is
+// ceil(625/8) × 20 ms = 1.58 s. x-floor is the wall time over the floor; 429s/req is the share
+// of requests answered 429.
+func BenchmarkPacedBulk(b *testing.B) {
+	const tags, concurrency = 10000, 8
+	requests := (tags + edgecache.MaxTagsPerRequest - 1) / edgecache.MaxTagsPerRequest
+	req := edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(pacedTags(tags)...)}
+	purge := func(b *testing.B, s *edgecachetest.Server) {
+		c, err := s.NewClient()
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := c.Bulk(b.Context(), req, edgecache.BulkOptions{Concurrency: concurrency})
+		if err != nil || len(res.Purged) != tags {
+			b.Fatalf("purged %d of %d tags: %v", len(res.Purged), tags, err)
+		}
+	}
+
+	b.Run("unlimited/latency=20ms", func(b *testing.B) {
+		if f := flag.Lookup("test.benchtime"); b.N > 1 && f != nil && strings.HasSuffix(f.Value.String(), "x") {
+			b.Skip("one op is a 1.6 s purge; the first ran (use a -benchtime duration)")
+		}
+		s := edgecachetest.NewServer(edgecachetest.WithLatency(20*time.Millisecond), edgecachetest.WithoutRecording())
+		defer s.Close()
+		b.ResetTimer()
+		for range b.N {
+			purge(b, s)
+		}
+		floor := time.Duration((requests+concurrency-1)/concurrency) * 20 * time.Millisecond
+		b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(floor), "x-floor")
+	})
+
+	for _, limit := range []int{5, 50} {
+		b.Run(fmt.Sprintf("limit=%d-per-s", limit), func(b *testing.B) {
+			if os.Getenv("EDGECACHE_BENCH_RATELIMIT") == "" {
+				b.Skipf("a purge at %d requests/s takes %d s: set EDGECACHE_BENCH_RATELIMIT=1", limit, requests/limit)
+			}
+			var calls, limited int
+			var elapsed time.Duration
+			for range b.N {
+				b.StopTimer()
+				s := edgecachetest.NewServer(edgecachetest.WithRateLimit(limit, time.Second), edgecachetest.WithoutRecording())
+				b.StartTimer()
+				start := time.Now()
+				purge(b, s)
+				elapsed += time.Since(start)
+				b.StopTimer()
+				calls += s.Calls()
+				limited += s.Calls() - requests
+				s.Close()
+			}
+			floor := time.Duration(requests) * time.Second / time.Duration(limit)
+			b.ReportMetric(float64(elapsed)/float64(b.N)/float64(floor), "x-floor")
+			b.ReportMetric(100*float64(limited)/float64(calls), "429s/req-%")
+			b.ReportMetric(float64(limited)/float64(b.N), "429s/op")
+		})
+	}
+}
