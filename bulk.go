@@ -1,7 +1,6 @@
 package edgecache
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/vercelkit/edgecache/internal/pace"
 )
 
 // DefaultBulkConcurrency is how many requests a bulk purge keeps in flight unless told
@@ -127,17 +126,17 @@ func (c *Client) Bulk(ctx context.Context, req Request, opts BulkOptions) (*Bulk
 		wg       sync.WaitGroup
 		progress = progressReporter{fn: opts.Progress, state: BulkProgress{Requests: len(batches), Items: len(items)}}
 	)
-	pace := &pacer{c: c, lim: rate.NewLimiter(cmp.Or(rate.Limit(opts.MaxRate), rate.Inf), 1), progress: &progress}
-	progress.pace = pace
+	pacer := pace.New(opts.MaxRate, c.retry.MaxRetryAfter, c.now, c.sleep, progress.paused)
+	progress.pacer = pacer
 	for range min(concurrency, len(batches)) {
 		wg.Go(func() {
 			for !halt.Load() && ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= len(batches) || pace.wait(ctx) != nil {
+				if i >= len(batches) || pacer.Wait(ctx) != nil {
 					return
 				}
 				started[i] = true
-				_, err := c.send(ctx, batches[i].req.operation(), pace)
+				_, err := c.send(ctx, batches[i].req.operation(), pacer)
 				outcomes[i] = err
 				if haltsBulk(err) {
 					halt.Store(true)
@@ -253,14 +252,14 @@ type progressReporter struct {
 	mu    sync.Mutex
 	fn    func(BulkProgress)
 	state BulkProgress
-	pace  *pacer
+	pacer *pace.Pacer
 }
 
 func (p *progressReporter) report(items int, ok bool) {
 	if p.fn == nil {
 		return
 	}
-	pause := p.pace.pause() // before the lock: the pacer calls Progress under its own
+	pause := p.pacer.Pause() // before the lock: the pacer calls paused under its own
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.state.RequestsDone, p.state.Pause = p.state.RequestsDone+1, pause
@@ -269,5 +268,16 @@ func (p *progressReporter) report(items int, ok bool) {
 	} else {
 		p.state.ItemsFailed += items
 	}
+	p.fn(p.state)
+}
+
+// paused tells Progress that a shared pause of d begins.
+func (p *progressReporter) paused(d time.Duration) {
+	if p.fn == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state.Pause = d
 	p.fn(p.state)
 }

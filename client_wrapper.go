@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vercelkit/edgecache/api"
+	"github.com/vercelkit/edgecache/internal/pace"
 	"github.com/vercelkit/edgecache/internal/redact"
 )
 
@@ -159,14 +160,14 @@ func (c *Client) do(ctx context.Context, req Request) (*Result, error) {
 	return c.send(ctx, op, nil)
 }
 
-// send sends a validated request, at pace's pace in a bulk purge (nil for a single call).
-func (c *Client) send(ctx context.Context, op operation, pace *pacer) (*Result, error) {
-	return c.call(ctx, pace, func(ctx context.Context) (*http.Response, error) { return op.send(ctx, c, c.raw) })
+// send sends a validated request, at a bulk purge's pace (nil for a single call).
+func (c *Client) send(ctx context.Context, op operation, pacer *pace.Pacer) (*Result, error) {
+	return c.call(ctx, pacer, func(ctx context.Context) (*http.Response, error) { return op.send(ctx, c, c.raw) })
 }
 
 // call is the one core every operation shares: it makes attempts under the retry policy and
 // turns the answer into a *Result or an error (see retry.go and errors.go).
-func (c *Client) call(ctx context.Context, pace *pacer, send func(context.Context) (*http.Response, error)) (*Result, error) {
+func (c *Client) call(ctx context.Context, pacer *pace.Pacer, send func(context.Context) (*http.Response, error)) (*Result, error) {
 	return c.retryLoop(ctx, func(ctx context.Context) (*Result, error) {
 		for {
 			resp, err := send(ctx)
@@ -175,10 +176,11 @@ func (c *Client) call(ctx context.Context, pace *pacer, send func(context.Contex
 			}
 			res, err := c.checkResponse(resp)
 			_ = resp.Body.Close()
-			if pace == nil || !pace.observe(resp.Header, err) { // a 429 a bulk purge waits out is no retry
-				return res, err
+			limited := errors.Is(err, ErrRateLimited)
+			if pacer == nil || !pacer.Observe(err == nil, limited, c.rateLimitWait(resp.Header, err)) {
+				return res, err // a 429 a bulk purge waits out is no retry
 			}
-			if werr := pace.wait(ctx); werr != nil {
+			if werr := pacer.Wait(ctx); werr != nil {
 				return nil, fmt.Errorf("edgecache: %w while waiting out the rate limit: %w", werr, err)
 			}
 		}

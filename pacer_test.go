@@ -5,7 +5,6 @@ package edgecache_test
 // rate learned from the server; and the benchmarks at the rate limit.
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -428,59 +427,6 @@ func TestBulkAccountingUnderRandom429s(t *testing.T) {
 			}
 			t.Logf("%d requests: %d tags purged, %d batches failed, %d tags not attempted",
 				g.calls.Load(), len(res.Purged), len(res.Failed), len(res.NotAttempted))
-		})
-	}
-}
-
-// The pace is what the server let through from the end of the first pause to the end of the
-// second, answers that arrive during the second included, 5% under; MaxRate caps it.
-func TestPacerLearnsTheRate(t *testing.T) {
-	for _, tc := range []struct {
-		maxRate, want float64
-	}{{0, 0.95 * 7 / 1.1}, {2, 2}} {
-		t.Run(fmt.Sprint("MaxRate=", tc.maxRate), func(t *testing.T) {
-			clock := &fakeClock{base: paceStart}
-			c, err := edgecache.New(testToken, clock.Option())
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx := t.Context()
-			p := edgecache.NewPacer(c, tc.maxRate, nil)
-			limited := &edgecache.APIError{StatusCode: http.StatusTooManyRequests, RetryAfter: time.Second}
-			wait := func() {
-				t.Helper()
-				if err := p.Wait(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for range 5 { // the first window
-				wait()
-				p.Observe(nil, nil)
-			}
-			if !p.Observe(nil, limited) {
-				t.Fatal("a 429 with Retry-After: 1 is not waited out")
-			}
-			wait() // until paceStart + 1 s
-			for range 5 {
-				p.Observe(nil, nil)
-			}
-			_ = clock.Sleep(ctx, 100*time.Millisecond)
-			p.Observe(nil, limited) // until paceStart + 2.1 s: a span of 1.1 s
-			p.Observe(nil, nil)     // two answers still in flight
-			p.Observe(nil, nil)
-			if got, want := p.Limit(), cmp.Or(tc.maxRate, math.MaxFloat64); got != want {
-				t.Errorf("before the second pause ends: limit %v, want %v (MaxRate, or none)", got, want)
-			}
-			wait()
-			if math.Abs(p.Limit()-tc.want) > 1e-9 {
-				t.Fatalf("learned %v requests/s, want %v", p.Limit(), tc.want)
-			}
-			before := len(clock.Waits())
-			wait()
-			waits := clock.Waits()[before:]
-			if want := time.Duration(float64(time.Second) / tc.want); len(waits) != 1 || (waits[0]-want).Abs() > time.Microsecond {
-				t.Errorf("waits at the pace: %v, want [%v]", waits, want)
-			}
 		})
 	}
 }
