@@ -13,16 +13,15 @@ import (
 	"github.com/vercelkit/edgecache/internal/pace"
 )
 
-// DefaultBulkConcurrency is how many requests a bulk purge keeps in flight unless told
-// otherwise: enough to hide latency, few enough not to trip Vercel's rate limits.
+// DefaultBulkConcurrency is how many requests a bulk purge keeps in flight by default.
 const DefaultBulkConcurrency = 4
 
 // BulkOptions tunes [Client.Bulk].
 type BulkOptions struct {
 	// Concurrency is the most requests in flight at once; 0 means DefaultBulkConcurrency.
 	Concurrency int
-	// Progress, when set, is called after each request ends. Calls never overlap, so it
-	// need not be safe for concurrent use; it should return quickly.
+	// Progress, when set, is called after each request ends and when a pause begins. Calls
+	// never overlap; it should return quickly.
 	Progress func(BulkProgress)
 	// MaxRate, when not zero, caps the requests started per second (see docs/rate-limits.md).
 	MaxRate float64
@@ -32,39 +31,29 @@ type BulkOptions struct {
 type BulkProgress struct {
 	// Requests is the number of requests the purge is split into; RequestsDone have ended.
 	Requests, RequestsDone int
-	// Items is the number of distinct tags or source images; ItemsPurged and ItemsFailed so
-	// far.
+	// Items counts the distinct tags or source images; ItemsPurged and ItemsFailed so far.
 	Items, ItemsPurged, ItemsFailed int
-	// Pause, when not zero, is the wait every worker shares because the server rate-limited
-	// the purge; Progress is also called when such a pause begins.
+	// Pause is what is left of the wait every worker shares after a 429, or zero.
 	Pause time.Duration
 }
 
 // BulkResult accounts for every distinct item (tag or source image) exactly once: in Purged
-// (its request was answered 2xx), in one of Failed, or in NotAttempted (never sent, because
-// the input was invalid, an earlier answer showed the rest would fail the same way, or the
-// context ended).
+// (its request was answered 2xx), in one of Failed (sent, not purged), or in NotAttempted
+// (never sent: the input was invalid, an answer showed the rest would fail the same way, or
+// the context ended).
 type BulkResult struct {
-	// Purged are the items whose request was answered 2xx.
-	Purged []string `json:"purged"`
-	// Failed are the requests that were sent and did not succeed, with their items.
-	Failed []FailedBatch `json:"failed"`
-	// NotAttempted are the items never sent.
-	NotAttempted []string `json:"notAttempted"`
+	Purged       []string      `json:"purged"`
+	Failed       []FailedBatch `json:"failed"`
+	NotAttempted []string      `json:"notAttempted"`
 }
 
 // FailedBatch is one request of a bulk purge that did not succeed.
 type FailedBatch struct {
-	// Items are the tags or source images that request carried.
-	Items []string `json:"items"`
-	// Status is the HTTP status, 0 when no answer came.
-	Status int `json:"status"`
-	// Code is the envelope's error code, empty when there was none.
-	Code string `json:"code,omitempty"`
-	// Message is the envelope's message, or describes the transport error.
-	Message string `json:"message"`
-	// Err is the request's error: an *APIError or a *TransportError.
-	Err error `json:"-"`
+	Items   []string `json:"items"`          // the tags or source images it carried
+	Status  int      `json:"status"`         // the HTTP status, 0 when no answer came
+	Code    string   `json:"code,omitempty"` // the envelope's error code
+	Message string   `json:"message"`        // the envelope's message, or the transport error
+	Err     error    `json:"-"`              // an *APIError or a *TransportError
 }
 
 // BulkError is returned, with the result, when a bulk purge did not purge every item.
@@ -150,8 +139,8 @@ func (c *Client) Bulk(ctx context.Context, req Request, opts BulkOptions) (*Bulk
 }
 
 // Split validates req and splits its tags or source images, trimmed and de-duplicated, into
-// the requests [Client.Bulk] would send, in order, without sending anything: for a dry run, or
-// to drive the calls yourself. A *ValidationError indexes the items as de-duplicated.
+// the requests [Client.Bulk] would send, in order, without sending anything. A
+// *ValidationError indexes the items as de-duplicated.
 func Split(req Request) ([]Request, error) {
 	batches, err := split(req, distinct(req.operation().items()))
 	out := make([]Request, len(batches))
@@ -172,9 +161,13 @@ func split(req Request, items []string) ([]batch, error) {
 	if len(items) == 0 {
 		return nil, op.withItems(nil).operation().validate(0)
 	}
-	batches := make([]batch, 0, (len(items)+op.batchSize()-1)/op.batchSize())
-	for start := 0; start < len(items); start += op.batchSize() {
-		end := min(start+op.batchSize(), len(items))
+	size := MaxSrcImagesPerRequest
+	if op.tags != nil {
+		size = MaxTagsPerRequest
+	}
+	var batches []batch
+	for start := 0; start < len(items); start += size {
+		end := min(start+size, len(items))
 		chunk := items[start:end:end]
 		b := batch{req: op.withItems(chunk), items: chunk}
 		if err := b.req.operation().validate(start); err != nil {
@@ -255,29 +248,27 @@ type progressReporter struct {
 	pacer *pace.Pacer
 }
 
+// report counts a request that ended.
 func (p *progressReporter) report(items int, ok bool) {
-	if p.fn == nil {
-		return
-	}
 	pause := p.pacer.Pause() // before the lock: the pacer calls paused under its own
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.state.RequestsDone, p.state.Pause = p.state.RequestsDone+1, pause
-	if ok {
-		p.state.ItemsPurged += items
-	} else {
-		p.state.ItemsFailed += items
-	}
-	p.fn(p.state)
+	p.update(func(s *BulkProgress) {
+		s.RequestsDone, s.Pause = s.RequestsDone+1, pause
+		if ok {
+			s.ItemsPurged += items
+		} else {
+			s.ItemsFailed += items
+		}
+	})
 }
 
 // paused tells Progress that a shared pause of d begins.
-func (p *progressReporter) paused(d time.Duration) {
-	if p.fn == nil {
-		return
+func (p *progressReporter) paused(d time.Duration) { p.update(func(s *BulkProgress) { s.Pause = d }) }
+
+func (p *progressReporter) update(change func(*BulkProgress)) {
+	if p.fn != nil {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		change(&p.state)
+		p.fn(p.state)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.state.Pause = d
-	p.fn(p.state)
 }

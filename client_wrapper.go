@@ -26,36 +26,30 @@ const Version = "0.2.0"
 // reuse it. A Client holds the token but never prints it: its String and GoString forms, its
 // errors and its log lines leave it out.
 type Client struct {
-	raw        *api.Client
-	httpClient *http.Client
-	baseURL    string
-	token      string
-	teamID     string
-	teamSlug   string
-	userAgent  string
-	retry      RetryPolicy
-	logger     *slog.Logger
-	insecure   bool
+	raw                       *api.Client
+	httpClient                *http.Client
+	baseURL, token, userAgent string
+	teamID, teamSlug          string
+	retry                     RetryPolicy
+	logger                    *slog.Logger
+	insecure                  bool
 
 	// now and sleep are the clock; tests replace them so backoff runs instantly.
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
-// requestIDHeader is where Vercel puts the id of a request, for support.
-const requestIDHeader = "X-Vercel-Id"
-
 // New returns a client that authenticates with token. It is an error if the token is empty or
-// holds anything but printable ASCII without spaces, as every bearer token does (a line break
-// read with it could not even be sent), if the base URL is malformed, or if an option fails.
+// holds anything but printable ASCII without spaces, as every bearer token does, if the base
+// URL is malformed, or if an option fails.
 //
 // Every operation is a POST that carries the token, so whatever *http.Client is used, the
-// client follows only a 307 or 308 to the same origin (scheme, host and port), and only if the
-// *http.Client's own CheckRedirect agrees; any other redirect is an *APIError with its status.
-// Wherever an answer could echo the token (an error's code or message, a request id, a URL in
-// an error) it becomes "[redacted]", before anything is shortened: everywhere when the token has
-// 16 characters or more, otherwise only where it stands alone (not next to a letter, digit,
-// mark, '-' or '_'), so that ordinary words stay intact and do not spell a short token out.
+// client follows only a 307 or 308 to the same origin, and only if the *http.Client's own
+// CheckRedirect agrees; any other redirect is an *APIError with its status. Wherever an answer
+// could echo the token (an error's text, a request id, a URL) it becomes "[redacted]", before
+// anything is shortened: everywhere when the token has 16 characters or more, otherwise only
+// where it stands alone (not next to a letter, digit, mark, '-' or '_'), so that words stay
+// intact and do not spell a short token out.
 func New(token string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("edgecache: New: token is empty (create one at https://vercel.com/account/tokens)")
@@ -100,7 +94,8 @@ func New(token string, opts ...Option) (*Client, error) {
 func followSafeRedirects(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		from, status := via[0].URL, req.Response.StatusCode
-		if req.URL.Scheme != from.Scheme || !strings.EqualFold(req.URL.Host, from.Host) || len(via) >= maxRedirects ||
+		// At most 10 redirects, net/http's own limit.
+		if req.URL.Scheme != from.Scheme || !strings.EqualFold(req.URL.Host, from.Host) || len(via) >= 10 ||
 			status != http.StatusTemporaryRedirect && status != http.StatusPermanentRedirect {
 			return http.ErrUseLastResponse
 		}
@@ -111,24 +106,15 @@ func followSafeRedirects(next func(*http.Request, []*http.Request) error) func(*
 	}
 }
 
-// newDefaultHTTPClient is the client New uses unless WithHTTPClient replaces it. It keeps
-// enough idle connections for a bulk purge's workers (net/http keeps 2 per host, so most
-// requests of a concurrent purge would pay a new TLS handshake) and bounds each attempt.
+// newDefaultHTTPClient is the client New uses unless WithHTTPClient replaces it. It keeps 16
+// idle connections, enough for a bulk purge's workers (net/http keeps 2 per host, so most
+// requests would pay a new TLS handshake), and bounds each attempt to 30 s, so that a server
+// that never answers cannot hang a caller whose context sets no deadline.
 func newDefaultHTTPClient() *http.Client {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = maxIdleConnsPerHost
-	return &http.Client{Transport: transport, Timeout: defaultAttemptTimeout}
+	transport.MaxIdleConnsPerHost = 16
+	return &http.Client{Transport: transport, Timeout: 30 * time.Second}
 }
-
-// maxIdleConnsPerHost covers a bulk purge's default and usual concurrency.
-const maxIdleConnsPerHost = 16
-
-// maxRedirects is net/http's own default limit.
-const maxRedirects = 10
-
-// defaultAttemptTimeout bounds one attempt when the caller's context sets no deadline, so a
-// server that never answers cannot hang a client forever.
-const defaultAttemptTimeout = 30 * time.Second
 
 // authorize adds the credential to each request rather than to a shared header set, so that
 // net/http's redirect policy drops it when a redirect leaves the host.
@@ -160,17 +146,13 @@ func (c *Client) do(ctx context.Context, req Request) (*Result, error) {
 	return c.send(ctx, op, nil)
 }
 
-// send sends a validated request, at a bulk purge's pace (nil for a single call).
+// send is the one core every operation shares: it sends a validated request under the retry
+// policy, at a bulk purge's pace (nil for a single call), and turns the answer into a *Result
+// or an error (see retry.go and errors.go).
 func (c *Client) send(ctx context.Context, op operation, pacer *pace.Pacer) (*Result, error) {
-	return c.call(ctx, pacer, func(ctx context.Context) (*http.Response, error) { return op.send(ctx, c, c.raw) })
-}
-
-// call is the one core every operation shares: it makes attempts under the retry policy and
-// turns the answer into a *Result or an error (see retry.go and errors.go).
-func (c *Client) call(ctx context.Context, pacer *pace.Pacer, send func(context.Context) (*http.Response, error)) (*Result, error) {
 	return c.retryLoop(ctx, func(ctx context.Context) (*Result, error) {
 		for {
-			resp, err := send(ctx)
+			resp, err := op.send(ctx, c, c.raw)
 			if err != nil {
 				return nil, &TransportError{Err: c.redactError(err)}
 			}
@@ -187,14 +169,12 @@ func (c *Client) call(ctx context.Context, pacer *pace.Pacer, send func(context.
 	})
 }
 
-// PreparedRequest is the HTTP request a call would send, without its credential.
+// PreparedRequest is the HTTP request a call would send, without its credential: the method
+// (POST), the full URL, and the JSON body exactly as it would be sent.
 type PreparedRequest struct {
-	// Method is the HTTP method, POST.
-	Method string `json:"method"`
-	// URL is the full URL, query included.
-	URL string `json:"url"`
-	// Body is the JSON body, exactly as it would be sent.
-	Body json.RawMessage `json:"body"`
+	Method string          `json:"method"`
+	URL    string          `json:"url"`
+	Body   json.RawMessage `json:"body"`
 }
 
 // Prepare validates req and builds the request the client would send for it, through the

@@ -17,7 +17,8 @@ import (
 // Sentinel errors. An *APIError matches the one for its status with errors.Is; a
 // *ValidationError matches ErrInvalidRequest.
 var (
-	// ErrInvalidRequest: the request broke a rule of the spec or a stricter one; nothing was sent.
+	// ErrInvalidRequest matches a request that broke a rule of the spec or a stricter one and
+	// was not sent.
 	ErrInvalidRequest = errors.New("edgecache: invalid request")
 	// ErrBadRequest matches a 400 answer.
 	ErrBadRequest = errors.New("edgecache: bad request")
@@ -42,8 +43,7 @@ const maxErrorBody = 1 << 20
 
 // APIError is a non-2xx answer from the API.
 type APIError struct {
-	// StatusCode is the HTTP status.
-	StatusCode int
+	StatusCode int // the HTTP status
 	// Code and Message are the envelope's error.code ("forbidden") and error.message; without
 	// an envelope, Code is empty and Message a short excerpt of the body.
 	Code, Message string
@@ -53,42 +53,35 @@ type APIError struct {
 	RetryAfter time.Duration
 	// RateLimit is the envelope's error.limit, which Vercel sends with 429 answers, or nil.
 	RateLimit *RateLimit
-	// Attempts is how many requests were made, retries included.
-	Attempts int
+	Attempts  int // how many requests were made, retries included
 }
 
 // RateLimit is the limit block Vercel puts inside a rate-limited error envelope.
 type RateLimit struct {
-	// Remaining is how many requests the window still allows.
-	Remaining int `json:"remaining"`
-	// Reset is when the window resets, in Unix seconds.
-	Reset int64 `json:"reset"`
-	// ResetMs is Reset in Unix milliseconds.
-	ResetMs int64 `json:"resetMs"`
-	// Total is the window's limit.
-	Total int `json:"total"`
+	Remaining int   `json:"remaining"` // requests the window still allows
+	Reset     int64 `json:"reset"`     // when the window resets, in Unix seconds
+	ResetMs   int64 `json:"resetMs"`   // Reset in Unix milliseconds
+	Total     int   `json:"total"`     // the window's limit
 }
 
 // Error describes the answer without any request credential.
 func (e *APIError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "edgecache: %d %s", e.StatusCode, http.StatusText(e.StatusCode))
-	if e.Code != "" {
-		fmt.Fprintf(&b, ": %s", e.Code)
-	}
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
+	s := fmt.Sprintf("edgecache: %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	for _, part := range []string{e.Code, e.Message} {
+		if part != "" {
+			s += ": " + part
+		}
 	}
 	if e.RetryAfter > 0 {
-		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
+		s += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
 	}
 	if e.Attempts > 1 {
-		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
+		s += fmt.Sprintf(" after %d attempts", e.Attempts)
 	}
 	if e.RequestID != "" {
-		fmt.Fprintf(&b, " [request id %s]", e.RequestID)
+		s += " [request id " + e.RequestID + "]"
 	}
-	return b.String()
+	return s
 }
 
 // Is matches the sentinel for the error's status, so callers need not compare codes.
@@ -148,7 +141,7 @@ func excerpt(s string, n int) string {
 // checkResponse turns an answer into a *Result (2xx) or an *APIError (anything else), the one
 // place where every operation's answers are read.
 func (c *Client) checkResponse(resp *http.Response) (*Result, error) {
-	requestID := c.redact(resp.Header.Get(requestIDHeader))
+	requestID := c.redact(resp.Header.Get("X-Vercel-Id")) // the id Vercel support asks for
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		// Drained so the connection can be reused; a 200 carries {} at most.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))

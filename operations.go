@@ -112,14 +112,6 @@ func (op operation) items() []string {
 	return op.images
 }
 
-// batchSize is the most items one request of the operation may carry.
-func (op operation) batchSize() int {
-	if op.tags != nil {
-		return MaxTagsPerRequest
-	}
-	return MaxSrcImagesPerRequest
-}
-
 // params is the query every operation shares. The four generated Params types are the same
 // struct, so each operation converts this one to its own.
 func (c *Client) params(project, teamID, slug string) api.DangerouslyDeleteByTagsParams {

@@ -26,10 +26,8 @@ type Request interface {
 // to purge and the one to prefer.
 type InvalidateByTagsRequest struct {
 	ProjectIDOrName string // the project's id ("prj_…") or name; required
-	// Tags to invalidate: [TagList] or [TagString]. Required; 1 to 16 tags.
-	Tags Tags
-	// Target limits the purge to one environment; empty means all environments.
-	Target Target
+	Tags            Tags   // [TagList] or [TagString]; required, 1 to 16 tags
+	Target          Target // one environment; empty means all
 	// TeamID and TeamSlug, when set, override the client's [WithTeamID] and [WithTeamSlug].
 	TeamID, TeamSlug string
 }
@@ -39,10 +37,8 @@ type InvalidateByTagsRequest struct {
 // Prefer [InvalidateByTagsRequest] unless the origin content is gone.
 type DeleteByTagsRequest struct {
 	ProjectIDOrName string // the project's id ("prj_…") or name; required
-	// Tags to delete: [TagList] or [TagString]. Required; 1 to 16 tags.
-	Tags Tags
-	// Target limits the purge to one environment; empty means all environments.
-	Target Target
+	Tags            Tags   // [TagList] or [TagString]; required, 1 to 16 tags
+	Target          Target // one environment; empty means all
 	// RevalidationDeadlineSeconds, when set, keeps serving stale content (revalidating in the
 	// background) for that many seconds, at most a year, before the entries are deleted. Nil
 	// omits the field (Vercel's default, 0: deleted at once); Ptr(0) sends 0. See [Ptr].
@@ -78,12 +74,9 @@ type DeleteBySrcImagesRequest struct {
 // Result is a 2xx answer. It proves Vercel accepted the request, not that any cache entry
 // carried the tags or images: an unknown tag is also accepted.
 type Result struct {
-	// StatusCode is the HTTP status (200).
-	StatusCode int
-	// RequestID is the x-vercel-id header, when present.
-	RequestID string
-	// Attempts is how many requests were made, retries included.
-	Attempts int
+	StatusCode int    // the HTTP status (200)
+	RequestID  string // the x-vercel-id header, when present
+	Attempts   int    // how many requests were made, retries included
 }
 
 // Ptr returns a pointer to v, for optional fields such as RevalidationDeadlineSeconds.

@@ -16,10 +16,9 @@ import (
 
 // RetryPolicy says when and how long a Client waits before repeating a request.
 //
-// Repeating this POST is safe: deleting a tag that is already deleted has the same effect as
-// deleting it once, so a retry after a lost answer cannot do harm. Retried are connection
-// errors that got no answer and the statuses 429, 500, 502, 503 and 504; never 400, 401, 403,
-// 404 or 410, which would fail the same way again.
+// Repeating a purge is safe: purging a tag twice has the same effect as purging it once.
+// Retried are connection errors that got no answer and the statuses 429, 500, 502, 503 and
+// 504; never 400, 401, 402, 403, 404 or 410, which would fail the same way again.
 //
 // Waits use full-jitter exponential backoff: a random wait in [0, min(MaxDelay,
 // BaseDelay·2^(n-1))) before retry n. A server's Retry-After (seconds or HTTP-date) or
@@ -27,27 +26,17 @@ import (
 // wait past the context's deadline, the client returns the *APIError at once, RetryAfter
 // filled in, instead of sleeping.
 type RetryPolicy struct {
-	// MaxAttempts is the most requests made for one call, the first included. 1 disables
-	// retries.
-	MaxAttempts int
-	// BaseDelay is the backoff's first ceiling.
-	BaseDelay time.Duration
-	// MaxDelay caps the backoff's ceiling.
-	MaxDelay time.Duration
-	// MaxRetryAfter is the longest server-requested wait the client will honour.
-	MaxRetryAfter time.Duration
+	MaxAttempts   int           // the most requests for one call, the first included; 1: no retry
+	BaseDelay     time.Duration // the backoff's first ceiling
+	MaxDelay      time.Duration // caps the backoff's ceiling
+	MaxRetryAfter time.Duration // the longest server-requested wait the client honours
 }
 
 // DefaultRetryPolicy returns the policy a Client uses unless [WithRetry] replaces it:
 // 3 attempts, 500 ms base delay, 30 s max delay, server waits of up to 60 s honoured (Vercel's
 // rate-limit windows are one minute).
 func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{
-		MaxAttempts:   3,
-		BaseDelay:     500 * time.Millisecond,
-		MaxDelay:      30 * time.Second,
-		MaxRetryAfter: 60 * time.Second,
-	}
+	return RetryPolicy{MaxAttempts: 3, BaseDelay: 500 * time.Millisecond, MaxDelay: 30 * time.Second, MaxRetryAfter: time.Minute}
 }
 
 // withDefaults fills zero fields from the default policy and refuses negative ones.
@@ -131,20 +120,17 @@ func (c *Client) retryWait(ctx context.Context, n int, err error) (time.Duration
 		wait = c.retry.backoff(n)
 	}
 	if deadline, ok := ctx.Deadline(); ok && c.now().Add(wait).After(deadline) {
-		c.logger.LogAttrs(ctx, slog.LevelWarn, "edgecache: next retry would pass the context deadline; not retrying",
-			slog.Duration("wait", wait))
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "edgecache: next retry would pass the context deadline; not retrying", slog.Duration("wait", wait))
 		return 0, false
 	}
 	return wait, true
 }
 
 // TransportError is a request that got no HTTP answer (a refused or reset connection, a
-// timeout), after Attempts tries.
+// timeout), after Attempts tries; Err is the last attempt's error.
 type TransportError struct {
-	// Attempts is how many requests were made.
 	Attempts int
-	// Err is the last attempt's error.
-	Err error
+	Err      error
 }
 
 // Error describes the failure; the token is redacted from it and from Err (see New).
@@ -186,10 +172,7 @@ func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
 			// Clamped before the conversion: a float beyond int64 (1e300, Inf) would
 			// otherwise convert to a negative duration.
-			if ms >= float64(maxRetryAfterHeader/time.Millisecond) {
-				return maxRetryAfterHeader
-			}
-			return time.Duration(ms * float64(time.Millisecond))
+			return time.Duration(min(ms, float64(maxRetryAfterHeader/time.Millisecond)) * float64(time.Millisecond))
 		}
 	}
 	v := strings.TrimSpace(h.Get("Retry-After"))
@@ -197,13 +180,7 @@ func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 		return 0
 	}
 	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(maxRetryAfterHeader/time.Second) {
-			return maxRetryAfterHeader
-		}
-		return time.Duration(secs) * time.Second
+		return time.Duration(min(max(secs, 0), int64(maxRetryAfterHeader/time.Second))) * time.Second
 	}
 	if at, err := http.ParseTime(v); err == nil {
 		if d := at.Sub(now); d > 0 {

@@ -18,8 +18,8 @@ const (
 )
 
 // Tags is the request's `tags` field: the spec's oneOf of an array of tags (see [TagList])
-// or one comma-separated string (see [TagString]). The zero value holds neither; it is
-// refused by validation and by MarshalJSON rather than sent as null.
+// or one comma-separated string (see [TagString]). The zero value holds neither; validation
+// refuses it rather than send null.
 type Tags struct {
 	list []string
 	str  string

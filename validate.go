@@ -11,18 +11,15 @@ import (
 // The schema's limits. The guard test in wrapper_test.go reads every limit of every operation
 // from openapi.yaml and fails when one differs from these, so a spec change cannot slip past.
 const (
-	// MaxTagsPerRequest is the spec's maxItems for the array form of tags. [Client.Bulk]
-	// splits larger sets.
+	// MaxTagsPerRequest is the spec's maxItems of tags; [Client.Bulk] splits larger sets.
 	MaxTagsPerRequest = 16
-	// MaxTagLength is the spec's maxLength for one tag, in characters.
+	// MaxTagLength is the spec's maxLength of one tag, in characters.
 	MaxTagLength = 256
-	// MaxTagStringLength is the spec's maxLength for the string form of tags, in characters.
+	// MaxTagStringLength is the spec's maxLength of the string form of tags, in characters.
 	MaxTagStringLength = 8196
-	// MaxSrcImagesPerRequest is the spec's maxItems for srcImages. [Client.Bulk] splits
-	// larger sets.
+	// MaxSrcImagesPerRequest is the spec's maxItems of srcImages; [Client.Bulk] splits more.
 	MaxSrcImagesPerRequest = 8
-	// MaxRevalidationDeadlineSeconds is the spec's maximum for revalidationDeadlineSeconds:
-	// one year.
+	// MaxRevalidationDeadlineSeconds is the spec's maximum of revalidationDeadlineSeconds.
 	MaxRevalidationDeadlineSeconds = 31536000
 
 	minItemsPerRequest      = 1 // minItems of tags and srcImages
@@ -33,12 +30,9 @@ const (
 // (shortened). It matches [ErrInvalidRequest] with errors.Is. A request that fails
 // validation is never sent.
 type ValidationError struct {
-	// Field is the spec's name for the field, with an index for one item: "tags[3]".
-	Field string
-	// Rule is the rule that was broken, in words: "must be at most 256 characters".
-	Rule string
-	// Value is the offending value, quoted and shortened, or a count.
-	Value string
+	Field string // the spec's name for the field, with an index for one item: "tags[3]"
+	Rule  string // the rule broken, in words: "must be at most 256 characters"
+	Value string // the offending value, quoted and shortened, or a count
 }
 
 // Error names the field, the rule and the value.
@@ -87,8 +81,7 @@ func (r InvalidateByTagsRequest) Validate() error { return r.operation().validat
 func (r DeleteByTagsRequest) Validate() error { return r.operation().validate(0) }
 
 // Validate checks r: a named project and 1 to 8 source images, each non-empty, valid UTF-8
-// and free of control and invisible format characters. Commas are allowed. The error is a
-// *ValidationError.
+// and free of control and invisible format characters; commas are allowed.
 func (r InvalidateBySrcImagesRequest) Validate() error { return r.operation().validate(0) }
 
 // Validate checks r as [InvalidateBySrcImagesRequest.Validate] does, and the deadline as
@@ -118,37 +111,34 @@ func (op operation) validate(offset int) error {
 	return nil
 }
 
+// validateTags checks either form; the string form is read as Vercel reads it, split on
+// commas, and held to the array form's limits too.
 func validateTags(t Tags, offset int) error {
+	tags := t.list
 	switch t.form {
 	case tagsList:
-		if err := validateCount("tags", len(t.list), MaxTagsPerRequest); err != nil {
+		if err := validateCount("tags", len(tags), MaxTagsPerRequest); err != nil {
 			return err
 		}
-		for i, tag := range t.list {
-			if err := validateItem("tags", offset+i, tag, MaxTagLength); err != nil {
-				return err
-			}
-			if strings.Contains(tag, ",") {
-				return invalid(itemField("tags", offset+i), "must not contain a comma (Vercel would read it as several tags)", tag)
-			}
-		}
-		return nil
 	case tagsString:
 		if utf8.RuneCountInString(t.str) > MaxTagStringLength {
 			return invalid("tags", fmt.Sprintf("must be at most %d characters", MaxTagStringLength), t.str)
 		}
-		tags := strings.Split(t.str, ",")
-		if len(tags) > MaxTagsPerRequest {
+		if tags = strings.Split(t.str, ","); len(tags) > MaxTagsPerRequest {
 			return invalidCount("tags", fmt.Sprintf("must hold at most %d comma-separated tags", MaxTagsPerRequest), len(tags))
 		}
-		for i, tag := range tags {
-			if err := validateItem("tags", offset+i, tag, MaxTagLength); err != nil {
-				return err
-			}
-		}
-		return nil
+	default:
+		return invalid("tags", "is required (use TagList or TagString)", "")
 	}
-	return invalid("tags", "is required (use TagList or TagString)", "")
+	for i, tag := range tags {
+		if err := validateItem("tags", offset+i, tag, MaxTagLength); err != nil {
+			return err
+		}
+		if strings.Contains(tag, ",") {
+			return invalid(itemField("tags", offset+i), "must not contain a comma (Vercel would read it as several tags)", tag)
+		}
+	}
+	return nil
 }
 
 func validateSrcImages(images []string, offset int) error {

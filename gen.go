@@ -1,3 +1,0 @@
-package edgecache
-
-//go:generate go tool -modfile=tools/go.mod oapi-codegen -config oapi-codegen.yaml openapi.yaml
