@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -750,70 +749,25 @@ func TestVersion(t *testing.T) {
 }
 
 func TestServeAnswersAnyClient(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	stderrR, stderrW := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--token", "serve-token"}, env{
-			stdin: strings.NewReader(""), stdout: io.Discard, stderr: stderrW,
-			getenv: func(string) string { return "" }, dir: t.TempDir(), isTerminal: func(any) bool { return false },
-		})
-		stderrW.Close()
-	}()
-	lines := bufio.NewScanner(stderrR)
-	var base string
-	for lines.Scan() {
-		if _, after, ok := strings.Cut(lines.Text(), "serving the fake endpoint on "); ok {
-			base, _, _ = strings.Cut(after, " ")
-			break
-		}
+	sc := startServe(t, "--token", "serve-token")
+	const path = "/v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=demo"
+	if got, body := sc.do(t, http.MethodPost, path, "serve-token", `{"tags":["blog"]}`); got != http.StatusOK {
+		t.Errorf("valid request: status %d %s", got, body)
 	}
-	if base == "" {
-		t.Fatal("serve did not print its address")
-	}
-	var logged strings.Builder
-	logDone := make(chan struct{})
-	go func() {
-		for lines.Scan() {
-			logged.WriteString(lines.Text() + "\n")
-		}
-		close(logDone)
-	}()
-
-	post := func(token, body string) int {
-		req, _ := http.NewRequest(http.MethodPost, base+"/v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=demo", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if got := post("serve-token", `{"tags":["blog"]}`); got != http.StatusOK {
-		t.Errorf("valid request: status %d", got)
-	}
-	if got := post("serve-token", `{"tags":[]}`); got != http.StatusBadRequest {
+	if got, _ := sc.do(t, http.MethodPost, path, "serve-token", `{"tags":[]}`); got != http.StatusBadRequest {
 		t.Errorf("empty tags: status %d, want 400", got)
 	}
-	if got := post("other-token", `{"tags":["blog"]}`); got != http.StatusForbidden {
+	if got, _ := sc.do(t, http.MethodPost, path, "other-token", `{"tags":["blog"]}`); got != http.StatusForbidden {
 		t.Errorf("wrong token: status %d, want 403", got)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Errorf("serve exited %d after cancel", code)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop after its context ended")
+	if code := sc.stop(); code != exitOK {
+		t.Errorf("serve exited %d after cancel", code)
 	}
-	<-logDone
-	if n := strings.Count(logged.String(), "\n"); n < 3 {
-		t.Errorf("serve logged %d lines for 3 requests:\n%s", n, logged.String())
+	logged := sc.logged()
+	if n := strings.Count(logged, "\n"); n < 3 {
+		t.Errorf("serve logged %d lines for 3 requests:\n%s", n, logged)
 	}
-	if strings.Contains(logged.String(), "serve-token") {
+	if strings.Contains(logged, "serve-token") {
 		t.Error("serve logged the token")
 	}
 }
