@@ -38,16 +38,10 @@ if [ "$MODE" = library ]; then
 	exit
 fi
 
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 work=$(mktemp -d)
-server_pid=
-stop_server() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-		server_pid=
-	fi
-}
-trap 'stop_server; rm -rf "$work"' EXIT
+trap 'stop_servers; rm -rf "$work"' EXIT
 
 bin=${EDGECACHE:-}
 if [ -z "$bin" ]; then
@@ -66,20 +60,15 @@ printf '| %6s | %8s | %10s | %7s | %8s | %10s | %s |\n' R floor-s elapsed-s x-fl
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' -------- ---------- ------------ --------- ---------- ------------ --------
 failed=0
 for rate in $RATES; do
-	"$bin" serve --addr "127.0.0.1:$PORT" --rate-limit "$rate/${WINDOW_S}s" ${HEADERS:+--rate-limit-headers} 2>"$work/serve.log" &
-	server_pid=$!
-	for _ in $(seq 1 100); do
-		if (: >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
-		kill -0 "$server_pid" 2>/dev/null || { echo "bench-ratelimit: edgecache serve exited" >&2; cat "$work/serve.log" >&2; exit 1; }
-		sleep 0.1
-	done
+	start_server "$PORT" "$bin" serve --addr "127.0.0.1:$PORT" --rate-limit "$rate/${WINDOW_S}s" ${HEADERS:+--rate-limit-headers} 2>"$work/serve.log" ||
+		{ cat "$work/serve.log" >&2; exit 1; }
 
 	start=$(date +%s%N)
 	status=0
 	"$bin" dangerously-delete --project bench --tags-file "$work/tags.txt" --concurrency "$CONCURRENCY" \
 		--api-url "http://127.0.0.1:$PORT" --token t --yes >"$work/out.txt" 2>&1 || status=$?
 	end=$(date +%s%N)
-	stop_server
+	stop_servers
 
 	accepted=$(grep -c 'status=200' "$work/serve.log" || true)
 	limited=$(grep -c 'status=429' "$work/serve.log" || true)

@@ -19,38 +19,17 @@ CONCURRENCY=${CONCURRENCY:-8}
 ON_PORT=${ON_PORT:-18787}
 OFF_PORT=${OFF_PORT:-18788}
 
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 work=$(mktemp -d)
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-# wait_listening PORT PID: wait until something accepts connections on 127.0.0.1:PORT.
-wait_listening() {
-	for _ in $(seq 1 300); do
-		if (: >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		if ! kill -0 "$2" 2>/dev/null; then echo "bench-recording: the server on port $1 exited" >&2; return 1; fi
-		sleep 0.1
-	done
-	echo "bench-recording: nothing listens on 127.0.0.1:$1 after 30 s" >&2
-	return 1
-}
+trap 'stop_servers; rm -rf "$work"' EXIT
 
 echo "bench-recording: building edgecache and the load generator" >&2
 $GO build -o "$work/edgecache" ./cmd/edgecache
 (cd tools && $GO build -o "$work/loadgen" ./loadgen)
 
-"$work/edgecache" serve --addr "127.0.0.1:$ON_PORT" 2>/dev/null &
-pids+=($!)
-wait_listening "$ON_PORT" "$!"
-"$work/edgecache" serve --addr "127.0.0.1:$OFF_PORT" --max-recorded 0 2>/dev/null &
-pids+=($!)
-wait_listening "$OFF_PORT" "$!"
+start_server "$ON_PORT" "$work/edgecache" serve --addr "127.0.0.1:$ON_PORT" 2>/dev/null
+start_server "$OFF_PORT" "$work/edgecache" serve --addr "127.0.0.1:$OFF_PORT" --max-recorded 0 2>/dev/null
 
 field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$2"; }
 

@@ -30,29 +30,12 @@ PRISM_PORT=${PRISM_PORT:-18797}
 LOG_DIR=${LOG_DIR:-}
 LOADGEN_FLAGS=${LOADGEN_FLAGS:-}
 
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 work=$(mktemp -d)
-server_pid=
-stop_server() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-		server_pid=
-	fi
-}
-trap 'stop_server; rm -rf "$work"' EXIT
+trap 'stop_servers; rm -rf "$work"' EXIT
 
 log_for() { if [ -n "$LOG_DIR" ]; then mkdir -p "$LOG_DIR" && echo "$LOG_DIR/$1.log"; else echo /dev/null; fi; }
-
-# wait_listening PORT: wait until something accepts connections on 127.0.0.1:PORT.
-wait_listening() {
-	for _ in $(seq 1 600); do
-		if (: >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		if ! kill -0 "$server_pid" 2>/dev/null; then echo "bench-serve: the server exited before listening" >&2; return 1; fi
-		sleep 0.1
-	done
-	echo "bench-serve: nothing listens on 127.0.0.1:$1 after 60 s" >&2
-	return 1
-}
 
 echo "bench-serve: building edgecache and the load generator" >&2
 $GO build -o "$work/edgecache" ./cmd/edgecache
@@ -79,18 +62,14 @@ measure() {
 }
 
 echo "bench-serve: edgecache serve on 127.0.0.1:$SERVE_PORT" >&2
-"$work/edgecache" serve --addr "127.0.0.1:$SERVE_PORT" 2>"$(log_for edgecache-serve)" &
-server_pid=$!
-wait_listening "$SERVE_PORT"
+start_server "$SERVE_PORT" "$work/edgecache" serve --addr "127.0.0.1:$SERVE_PORT" 2>"$(log_for edgecache-serve)"
 measure "edgecache serve" "$SERVE_PORT"
-stop_server
+stop_servers
 
 echo "bench-serve: prism mock $PRISM_VERSION on 127.0.0.1:$PRISM_PORT" >&2
-"$prism" mock -h 127.0.0.1 -p "$PRISM_PORT" "$root/openapi.yaml" >"$(log_for prism)" 2>&1 &
-server_pid=$!
-wait_listening "$PRISM_PORT"
+start_server "$PRISM_PORT" "$prism" mock -h 127.0.0.1 -p "$PRISM_PORT" "$root/openapi.yaml" >"$(log_for prism)" 2>&1
 measure "prism mock $PRISM_VERSION" "$PRISM_PORT"
-stop_server
+stop_servers
 
 # The table. The load generator's JSON is one flat object per line.
 field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$2"; }
