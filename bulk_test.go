@@ -22,7 +22,7 @@ import (
 
 // bulkDelete deletes tags in testProject with one Bulk call.
 func bulkDelete(ctx context.Context, c *edgecache.Client, tags []string, opts edgecache.BulkOptions) (*edgecache.BulkResult, error) {
-	return c.Bulk(ctx, edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)}, opts)
+	return c.Bulk(ctx, edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)}, opts)
 }
 
 // tagsN returns n distinct tags prefix00, prefix01, ….
@@ -287,8 +287,8 @@ func TestBulkRefusesInvalidInputBeforeSending(t *testing.T) {
 	t.Parallel()
 	s := newFake(t)
 	c := newClient(t, s)
-	tags := func(t ...string) edgecache.DeleteByTagsRequest {
-		return edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(t...)}
+	tags := func(t ...string) edgecache.DangerouslyDeleteByTagsRequest {
+		return edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(t...)}
 	}
 	cases := []struct {
 		name  string
@@ -302,10 +302,10 @@ func TestBulkRefusesInvalidInputBeforeSending(t *testing.T) {
 		{"a comma in the 41st tag", tags(append(tagsN("t", 40), "a,b")...), edgecache.BulkOptions{}, "tags[40]", append(tagsN("t", 40), "a,b")},
 		{"a 257-character tag", tags("ok", strings.Repeat("x", 257)), edgecache.BulkOptions{}, "tags[1]", []string{"ok", strings.Repeat("x", 257)}},
 		{"an invisible character in the 20th tag, after duplicates", tags(append(append(tagsN("t", 19), "t00", "t01"), "\u200bblog")...), edgecache.BulkOptions{}, "tags[19]", append(tagsN("t", 19), "\u200bblog")},
-		{"no project", edgecache.DeleteByTagsRequest{Tags: edgecache.TagList("a")}, edgecache.BulkOptions{}, "projectIdOrName", []string{"a"}},
+		{"no project", edgecache.DangerouslyDeleteByTagsRequest{Tags: edgecache.TagList("a")}, edgecache.BulkOptions{}, "projectIdOrName", []string{"a"}},
 		{"negative concurrency", tags("a"), edgecache.BulkOptions{Concurrency: -1}, "Concurrency", []string{"a"}},
 		{"bad target", edgecache.InvalidateByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tagsN("t", 20)...), Target: "staging"}, edgecache.BulkOptions{}, "target", tagsN("t", 20)},
-		{"deadline over a year", edgecache.DeleteBySrcImagesRequest{ProjectIDOrName: testProject, SrcImages: []string{"/a.png"}, RevalidationDeadlineSeconds: edgecache.Ptr(31536001)}, edgecache.BulkOptions{}, "revalidationDeadlineSeconds", []string{"/a.png"}},
+		{"deadline over a year", edgecache.DangerouslyDeleteBySrcImagesRequest{ProjectIDOrName: testProject, SrcImages: []string{"/a.png"}, RevalidationDeadlineSeconds: edgecache.Ptr(31536001)}, edgecache.BulkOptions{}, "revalidationDeadlineSeconds", []string{"/a.png"}},
 		{"an empty image is dropped, a bad one is not", edgecache.InvalidateBySrcImagesRequest{ProjectIDOrName: testProject, SrcImages: append(tagsN("/i", 9), "", "/\xff.png")}, edgecache.BulkOptions{}, "srcImages[9]", append(tagsN("/i", 9), "/\xff.png")},
 	}
 	for _, tc := range cases {
@@ -621,16 +621,16 @@ func TestBulkContextCancelledBeforeStart(t *testing.T) {
 func TestSplit(t *testing.T) {
 	t.Parallel()
 	images := append(tagsN("/img/", 20), " /img/00 ", "/img/01", "")
-	reqs, err := edgecache.Split(edgecache.DeleteBySrcImagesRequest{ProjectIDOrName: testProject, SrcImages: images, RevalidationDeadlineSeconds: edgecache.Ptr(5)})
+	reqs, err := edgecache.Split(edgecache.DangerouslyDeleteBySrcImagesRequest{ProjectIDOrName: testProject, SrcImages: images, RevalidationDeadlineSeconds: edgecache.Ptr(5)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sizes []int
 	var all []string
 	for _, r := range reqs {
-		d, ok := r.(edgecache.DeleteBySrcImagesRequest)
+		d, ok := r.(edgecache.DangerouslyDeleteBySrcImagesRequest)
 		if !ok || d.ProjectIDOrName != testProject || d.RevalidationDeadlineSeconds == nil || *d.RevalidationDeadlineSeconds != 5 {
-			t.Fatalf("request %#v, want a DeleteBySrcImagesRequest with the project and deadline", r)
+			t.Fatalf("request %#v, want a DangerouslyDeleteBySrcImagesRequest with the project and deadline", r)
 		}
 		sizes = append(sizes, len(d.SrcImages))
 		all = append(all, d.SrcImages...)

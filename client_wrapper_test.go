@@ -384,7 +384,7 @@ func TestRedirectsThatCouldLoseThePurgeAreRefused(t *testing.T) {
 		for i := range tags {
 			tags[i] = fmt.Sprintf("t%d", i)
 		}
-		res, err := c.Bulk(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)}, edgecache.BulkOptions{})
+		res, err := c.Bulk(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)}, edgecache.BulkOptions{})
 		failed := 0
 		for _, f := range res.Failed {
 			failed += len(f.Items)

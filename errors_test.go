@@ -514,12 +514,12 @@ func TestTokenNeverLeaks(t *testing.T) {
 		Client *edgecache.Client
 		Err    error
 	}
-	del := func(tags ...string) edgecache.DeleteByTagsRequest {
-		return edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)}
+	del := func(tags ...string) edgecache.DangerouslyDeleteByTagsRequest {
+		return edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)}
 	}
 	var texts []string
 	var mu sync.Mutex
-	call := func(label string, ctx context.Context, req edgecache.DeleteByTagsRequest) {
+	call := func(label string, ctx context.Context, req edgecache.DangerouslyDeleteByTagsRequest) {
 		res, err := c.DangerouslyDeleteByTags(ctx, req)
 		mu.Lock()
 		defer mu.Unlock()

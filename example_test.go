@@ -106,7 +106,7 @@ func ExampleClient_DangerouslyDeleteByTags() {
 	// the origin, in the foreground: use it when the origin content is gone. One tag can cover many paths, so this can flood the origin at once: a cache
 	// stampede. The revalidation deadline softens it: for 60 seconds the entries are still
 	// served stale while they revalidate in the background, and only then are they deleted.
-	res, err := client.DangerouslyDeleteByTags(context.Background(), edgecache.DeleteByTagsRequest{
+	res, err := client.DangerouslyDeleteByTags(context.Background(), edgecache.DangerouslyDeleteByTagsRequest{
 		ProjectIDOrName:             "prj_12HKQaOmR5t5Uy6vdcQsNIiZgHGB",
 		Tags:                        edgecache.TagList("product-42", "category-shoes"),
 		Target:                      edgecache.TargetProduction,
@@ -125,7 +125,7 @@ func ExampleTagString() {
 	fmt.Println(tags.Values(), tags.IsList())
 
 	// A stray comma would send an empty tag; it is refused before anything is sent.
-	req := edgecache.DeleteByTagsRequest{ProjectIDOrName: "my-site", Tags: edgecache.TagString("blog,,products")}
+	req := edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "my-site", Tags: edgecache.TagString("blog,,products")}
 	err := req.Validate()
 	fmt.Println(errors.Is(err, edgecache.ErrInvalidRequest))
 	fmt.Println(err)
@@ -171,7 +171,7 @@ func ExampleAPIError() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = client.DangerouslyDeleteByTags(context.Background(), edgecache.DeleteByTagsRequest{
+	_, err = client.DangerouslyDeleteByTags(context.Background(), edgecache.DangerouslyDeleteByTagsRequest{
 		ProjectIDOrName: "someone-elses-project",
 		Tags:            edgecache.TagList("blog"),
 	})

@@ -131,8 +131,8 @@ func clientFor(t testing.TB, baseURL string, opts ...edgecache.Option) *edgecach
 }
 
 // deleteRequest is a valid one-request purge of tags in testProject.
-func deleteRequest(tags ...string) edgecache.DeleteByTagsRequest {
-	return edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)}
+func deleteRequest(tags ...string) edgecache.DangerouslyDeleteByTagsRequest {
+	return edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)}
 }
 
 // newTransport returns a fresh transport whose idle connections are closed at the end of the
@@ -201,10 +201,10 @@ type operationCase struct {
 // the shared core can show it holds for all of them.
 func everyOperation() []operationCase {
 	tags := edgecache.InvalidateByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList("blog", "products")}
-	del := edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagString("blog,products"),
+	del := edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagString("blog,products"),
 		Target: edgecache.TargetProduction, RevalidationDeadlineSeconds: edgecache.Ptr(60)}
 	img := edgecache.InvalidateBySrcImagesRequest{ProjectIDOrName: testProject, SrcImages: []string{"/img/a.png", "/img/b,c.png"}}
-	delImg := edgecache.DeleteBySrcImagesRequest{ProjectIDOrName: testProject, SrcImages: []string{"/img/a.png"}, RevalidationDeadlineSeconds: edgecache.Ptr(0)}
+	delImg := edgecache.DangerouslyDeleteBySrcImagesRequest{ProjectIDOrName: testProject, SrcImages: []string{"/img/a.png"}, RevalidationDeadlineSeconds: edgecache.Ptr(0)}
 	return []operationCase{
 		{"invalidateByTags", "/v1/edge-cache/invalidate-by-tags", tags,
 			func(ctx context.Context, c *edgecache.Client) (*edgecache.Result, error) {

@@ -24,7 +24,7 @@ func (c *Client) InvalidateByTags(ctx context.Context, req InvalidateByTagsReque
 // One tag can cover many paths: deleting it can cause a cache stampede on the origin. Use it
 // when the origin content is gone; otherwise prefer [Client.InvalidateByTags], or set a
 // revalidation deadline. Validation, retries and errors are as for InvalidateByTags.
-func (c *Client) DangerouslyDeleteByTags(ctx context.Context, req DeleteByTagsRequest) (*Result, error) {
+func (c *Client) DangerouslyDeleteByTags(ctx context.Context, req DangerouslyDeleteByTagsRequest) (*Result, error) {
 	return c.do(ctx, req)
 }
 
@@ -37,7 +37,7 @@ func (c *Client) InvalidateBySrcImages(ctx context.Context, req InvalidateBySrcI
 // DangerouslyDeleteBySrcImages marks source images as deleted, so that every cache entry
 // derived from them is revalidated in the foreground: the same stampede risk as
 // DangerouslyDeleteByTags. Prefer [Client.InvalidateBySrcImages].
-func (c *Client) DangerouslyDeleteBySrcImages(ctx context.Context, req DeleteBySrcImagesRequest) (*Result, error) {
+func (c *Client) DangerouslyDeleteBySrcImages(ctx context.Context, req DangerouslyDeleteBySrcImagesRequest) (*Result, error) {
 	return c.do(ctx, req)
 }
 
@@ -67,7 +67,7 @@ func (r InvalidateByTagsRequest) operation() operation {
 	}
 }
 
-func (r DeleteByTagsRequest) operation() operation {
+func (r DangerouslyDeleteByTagsRequest) operation() operation {
 	return operation{project: r.ProjectIDOrName, tags: &r.Tags, target: r.Target, deadline: r.RevalidationDeadlineSeconds,
 		send: func(ctx context.Context, c *Client, raw api.ClientInterface) (*http.Response, error) {
 			params := api.DangerouslyDeleteByTagsParams(c.params(r.ProjectIDOrName, r.TeamID, r.TeamSlug))
@@ -91,7 +91,7 @@ func (r InvalidateBySrcImagesRequest) operation() operation {
 	}
 }
 
-func (r DeleteBySrcImagesRequest) operation() operation {
+func (r DangerouslyDeleteBySrcImagesRequest) operation() operation {
 	return operation{project: r.ProjectIDOrName, images: r.SrcImages, deadline: r.RevalidationDeadlineSeconds,
 		send: func(ctx context.Context, c *Client, raw api.ClientInterface) (*http.Response, error) {
 			params := api.DangerouslyDeleteBySrcImagesParams(c.params(r.ProjectIDOrName, r.TeamID, r.TeamSlug))

@@ -64,8 +64,8 @@ func TestEveryOperationAgainstTheFake(t *testing.T) {
 }
 
 // benchRequest is the one request every call benchmark sends: two tags, a target, a team.
-func benchRequest() edgecache.DeleteByTagsRequest {
-	return edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList("blog", "products"),
+func benchRequest() edgecache.DangerouslyDeleteByTagsRequest {
+	return edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList("blog", "products"),
 		Target: edgecache.TargetProduction, TeamID: "team_bench"}
 }
 

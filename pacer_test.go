@@ -170,7 +170,7 @@ func startBulk(t *testing.T, c *edgecache.Client, tags []string, opts edgecache.
 	r := &bulkRun{cancel: cancel, finished: make(chan struct{})}
 	go func() {
 		defer close(r.finished)
-		r.res, r.err = c.Bulk(ctx, edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)}, opts)
+		r.res, r.err = c.Bulk(ctx, edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)}, opts)
 	}()
 	t.Cleanup(func() {
 		release()
@@ -365,7 +365,7 @@ func TestBulkWaitOverTheCap(t *testing.T) {
 				}}
 			c := clientOf(t, newHTTPServer(t, g), clock.Option())
 			tags := pacedTags(200)
-			res, err := c.Bulk(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)},
+			res, err := c.Bulk(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)},
 				edgecache.BulkOptions{Concurrency: 4})
 			if !errors.Is(err, edgecache.ErrRateLimited) {
 				t.Fatalf("err = %v, want ErrRateLimited", err)
@@ -419,7 +419,7 @@ func TestBulkAccountingUnderRandom429s(t *testing.T) {
 			clock := &fakeClock{}
 			c := clientOf(t, newHTTPServer(t, g), clock.Option())
 			tags := pacedTags(64 * 16 * 4)
-			res, err := c.Bulk(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)},
+			res, err := c.Bulk(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(tags...)},
 				edgecache.BulkOptions{Concurrency: 64})
 			checkAccounting(t, tags, res, acceptedItems(g.fake))
 			if (err == nil) != (len(res.Purged) == len(tags)) {
@@ -445,7 +445,7 @@ func TestSingleCallRateLimitIsARetry(t *testing.T) {
 			return true
 		}}
 	c := clientOf(t, newHTTPServer(t, g), clock.Option())
-	res, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList("a")})
+	res, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList("a")})
 	if err != nil || res.Attempts != 2 || !slices.Equal(clock.Waits(), []time.Duration{time.Second}) {
 		t.Errorf("res %+v, err %v, waits %v; want 2 attempts after a 1 s wait", res, err, clock.Waits())
 	}
@@ -455,7 +455,7 @@ func TestBulkMaxRateValidated(t *testing.T) {
 	s := newFake(t)
 	c := newClient(t, s)
 	for _, rate := range []float64{-1, math.NaN()} {
-		res, err := c.Bulk(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList("a", "b")},
+		res, err := c.Bulk(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList("a", "b")},
 			edgecache.BulkOptions{MaxRate: rate})
 		var vErr *edgecache.ValidationError
 		if !errors.As(err, &vErr) || vErr.Field != "MaxRate" || len(res.NotAttempted) != 2 {
@@ -475,7 +475,7 @@ func TestBulkMaxRateValidated(t *testing.T) {
 func BenchmarkPacedBulk(b *testing.B) {
 	const tags, concurrency = 10000, 8
 	requests := (tags + edgecache.MaxTagsPerRequest - 1) / edgecache.MaxTagsPerRequest
-	req := edgecache.DeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(pacedTags(tags)...)}
+	req := edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: testProject, Tags: edgecache.TagList(pacedTags(tags)...)}
 	purge := func(b *testing.B, s *edgecachetest.Server) {
 		c, err := s.NewClient()
 		if err != nil {

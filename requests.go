@@ -11,7 +11,7 @@ const (
 )
 
 // Request is a request of any of the four operations: [InvalidateByTagsRequest],
-// [DeleteByTagsRequest], [InvalidateBySrcImagesRequest] or [DeleteBySrcImagesRequest].
+// [DangerouslyDeleteByTagsRequest], [InvalidateBySrcImagesRequest] or [DangerouslyDeleteBySrcImagesRequest].
 // [Client.Bulk], [Client.Prepare] and [Split] take any of them. Only this package
 // implements it.
 type Request interface {
@@ -26,19 +26,23 @@ type Request interface {
 // to purge and the one to prefer.
 type InvalidateByTagsRequest struct {
 	ProjectIDOrName string // the project's id ("prj_…") or name; required
-	Tags            Tags   // [TagList] or [TagString]; required, 1 to 16 tags
-	Target          Target // one environment; empty means all
+	// Tags are the tags to purge, as a [TagList] or a [TagString]; required. One request
+	// carries 1 to 16; [Client.Bulk] takes any number and splits them.
+	Tags   Tags
+	Target Target // one environment; empty means all
 	// TeamID and TeamSlug, when set, override the client's [WithTeamID] and [WithTeamSlug].
 	TeamID, TeamSlug string
 }
 
-// DeleteByTagsRequest marks tags as deleted: the next request for each page under them is
-// revalidated in the foreground, at the origin, which for many pages is a cache stampede.
-// Prefer [InvalidateByTagsRequest] unless the origin content is gone.
-type DeleteByTagsRequest struct {
+// DangerouslyDeleteByTagsRequest marks tags as deleted: the next request for each page under
+// them is revalidated in the foreground, at the origin, which for many pages is a cache
+// stampede. Prefer [InvalidateByTagsRequest] unless the origin content is gone.
+type DangerouslyDeleteByTagsRequest struct {
 	ProjectIDOrName string // the project's id ("prj_…") or name; required
-	Tags            Tags   // [TagList] or [TagString]; required, 1 to 16 tags
-	Target          Target // one environment; empty means all
+	// Tags are as in [InvalidateByTagsRequest]: 1 to 16 in one request, any number for
+	// [Client.Bulk].
+	Tags   Tags
+	Target Target // one environment; empty means all
 	// RevalidationDeadlineSeconds, when set, keeps serving stale content (revalidating in the
 	// background) for that many seconds, at most a year, before the entries are deleted. Nil
 	// omits the field (Vercel's default, 0: deleted at once); Ptr(0) sends 0. See [Ptr].
@@ -51,21 +55,23 @@ type DeleteByTagsRequest struct {
 // revalidated in the background on their next request.
 type InvalidateBySrcImagesRequest struct {
 	ProjectIDOrName string // the project's id ("prj_…") or name; required
-	// SrcImages are the source images, such as "/images/hero.png". Required; 1 to 8. A comma
-	// is part of an image's name, never a separator.
+	// SrcImages are the source images, such as "/images/hero.png". Required; one request
+	// carries 1 to 8, and [Client.Bulk] takes any number and splits them. A comma is part of
+	// an image's name, never a separator.
 	SrcImages []string
 	// TeamID and TeamSlug, when set, override the client's [WithTeamID] and [WithTeamSlug].
 	TeamID, TeamSlug string
 }
 
-// DeleteBySrcImagesRequest marks source images as deleted: every cache entry derived from them
-// is revalidated in the foreground on its next request. Prefer
+// DangerouslyDeleteBySrcImagesRequest marks source images as deleted: every cache entry
+// derived from them is revalidated in the foreground on its next request. Prefer
 // [InvalidateBySrcImagesRequest] unless the images are gone.
-type DeleteBySrcImagesRequest struct {
+type DangerouslyDeleteBySrcImagesRequest struct {
 	ProjectIDOrName string // the project's id ("prj_…") or name; required
-	// SrcImages are the source images. Required; 1 to 8. Never split on commas.
+	// SrcImages are as in [InvalidateBySrcImagesRequest]: 1 to 8 in one request, any number
+	// for [Client.Bulk]; never split on commas.
 	SrcImages []string
-	// RevalidationDeadlineSeconds is as in [DeleteByTagsRequest].
+	// RevalidationDeadlineSeconds is as in [DangerouslyDeleteByTagsRequest].
 	RevalidationDeadlineSeconds *int
 	// TeamID and TeamSlug, when set, override the client's [WithTeamID] and [WithTeamSlug].
 	TeamID, TeamSlug string

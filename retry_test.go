@@ -381,7 +381,7 @@ func TestRetryResendsTheWholeBody(t *testing.T) {
 	fake, rec, url := fakeBehind(t, nil)
 	clock := &fakeClock{}
 	c := clientFor(t, url, clock.Option())
-	req := edgecache.DeleteByTagsRequest{
+	req := edgecache.DangerouslyDeleteByTagsRequest{
 		ProjectIDOrName: testProject, Tags: edgecache.TagString("blog,products"),
 		Target: edgecache.TargetProduction, RevalidationDeadlineSeconds: edgecache.Ptr(30),
 	}

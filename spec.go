@@ -2,8 +2,6 @@ package edgecache
 
 import _ "embed"
 
-//go:generate go tool -modfile=tools/go.mod oapi-codegen -config oapi-codegen.yaml openapi.yaml
-
 // OpenAPISpec is the vendored OpenAPI document (openapi.yaml) that api/ is generated from.
 // edgecachetest validates requests against it, and the guard tests read the schema's limits
 // from it, so the wrapper's validation can never drift from the spec unnoticed.

@@ -64,7 +64,7 @@ func TestTagsOnTheWire(t *testing.T) {
 	for _, tc := range cases {
 		for _, req := range []edgecache.Request{
 			edgecache.InvalidateByTagsRequest{ProjectIDOrName: "p", Tags: tc.tags},
-			edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: tc.tags},
+			edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: tc.tags},
 		} {
 			p, err := c.Prepare(req)
 			if err != nil {

@@ -61,7 +61,7 @@ func invalidCount(field, rule string, n int) error {
 }
 
 // Validate checks r against its operation's schema and the stricter rules; see
-// [DeleteByTagsRequest.Validate].
+// [DangerouslyDeleteByTagsRequest.Validate].
 func (r InvalidateByTagsRequest) Validate() error { return r.operation().validate(0) }
 
 // Validate checks r against every constraint of the spec, and against the client's stricter
@@ -78,15 +78,15 @@ func (r InvalidateByTagsRequest) Validate() error { return r.operation().validat
 //     the string form, read as Vercel reads it, obeys the array form's limits.
 //
 // The error is a *ValidationError.
-func (r DeleteByTagsRequest) Validate() error { return r.operation().validate(0) }
+func (r DangerouslyDeleteByTagsRequest) Validate() error { return r.operation().validate(0) }
 
 // Validate checks r: a named project and 1 to 8 source images, each non-empty, valid UTF-8
 // and free of control and invisible format characters; commas are allowed.
 func (r InvalidateBySrcImagesRequest) Validate() error { return r.operation().validate(0) }
 
 // Validate checks r as [InvalidateBySrcImagesRequest.Validate] does, and the deadline as
-// [DeleteByTagsRequest.Validate] does.
-func (r DeleteBySrcImagesRequest) Validate() error { return r.operation().validate(0) }
+// [DangerouslyDeleteByTagsRequest.Validate] does.
+func (r DangerouslyDeleteBySrcImagesRequest) Validate() error { return r.operation().validate(0) }
 
 // validate checks every field of the request; offset is added to item indexes in messages,
 // for the requests of a bulk purge.

@@ -25,8 +25,8 @@ import (
 
 func TestInvalidRequestsAreRefusedBeforeSending(t *testing.T) {
 	t.Parallel()
-	tagsDel := func(tags edgecache.Tags) edgecache.DeleteByTagsRequest {
-		return edgecache.DeleteByTagsRequest{ProjectIDOrName: "prj_123", Tags: tags}
+	tagsDel := func(tags edgecache.Tags) edgecache.DangerouslyDeleteByTagsRequest {
+		return edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "prj_123", Tags: tags}
 	}
 	tagsInv := func(tags edgecache.Tags) edgecache.InvalidateByTagsRequest {
 		return edgecache.InvalidateByTagsRequest{ProjectIDOrName: "prj_123", Tags: tags}
@@ -34,8 +34,8 @@ func TestInvalidRequestsAreRefusedBeforeSending(t *testing.T) {
 	images := func(images ...string) edgecache.InvalidateBySrcImagesRequest {
 		return edgecache.InvalidateBySrcImagesRequest{ProjectIDOrName: "prj_123", SrcImages: images}
 	}
-	delImages := func(deadline int) edgecache.DeleteBySrcImagesRequest {
-		return edgecache.DeleteBySrcImagesRequest{ProjectIDOrName: "p", SrcImages: []string{"/a.png"}, RevalidationDeadlineSeconds: edgecache.Ptr(deadline)}
+	delImages := func(deadline int) edgecache.DangerouslyDeleteBySrcImagesRequest {
+		return edgecache.DangerouslyDeleteBySrcImagesRequest{ProjectIDOrName: "p", SrcImages: []string{"/a.png"}, RevalidationDeadlineSeconds: edgecache.Ptr(deadline)}
 	}
 	tooLongString := strings.Repeat("a,", 4098) + "a" // 8197 characters, 4099 tags
 	cases := []struct {
@@ -45,7 +45,7 @@ func TestInvalidRequestsAreRefusedBeforeSending(t *testing.T) {
 		wantRule  string // a substring of Rule
 		wantValue string // a substring of Value
 	}{
-		{"empty project", edgecache.DeleteByTagsRequest{Tags: edgecache.TagList("a")}, "projectIdOrName", "required", `""`},
+		{"empty project", edgecache.DangerouslyDeleteByTagsRequest{Tags: edgecache.TagList("a")}, "projectIdOrName", "required", `""`},
 		{"blank project", edgecache.InvalidateBySrcImagesRequest{ProjectIDOrName: " \t ", SrcImages: []string{"a"}}, "projectIdOrName", "required", `\t`},
 		{"zero Tags", tagsDel(edgecache.Tags{}), "tags", "required", `""`},
 		{"zero Tags, invalidation", tagsInv(edgecache.Tags{}), "tags", "required", `""`},
@@ -65,17 +65,17 @@ func TestInvalidRequestsAreRefusedBeforeSending(t *testing.T) {
 		{"empty string form", tagsDel(edgecache.TagString("")), "tags[0]", "must not be empty", `""`},
 		{"string form with 17 tags", tagsDel(edgecache.TagString(strings.Join(confItems(17), ","))), "tags", "at most 16", "17"},
 		{"string form with a 257-character tag", tagsInv(edgecache.TagString("a," + confRepeat('x', 257))), "tags[1]", "at most 256 characters", "257 characters"},
-		{"target staging", edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a"), Target: "staging"}, "target", `"production" or "preview"`, `"staging"`},
+		{"target staging", edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a"), Target: "staging"}, "target", `"production" or "preview"`, `"staging"`},
 		{"target in capitals", edgecache.InvalidateByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a"), Target: "Production"}, "target", `"production" or "preview"`, `"Production"`},
-		{"deadline -1", edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a"), RevalidationDeadlineSeconds: edgecache.Ptr(-1)}, "revalidationDeadlineSeconds", "from 0 to 31536000", "-1"},
-		{"deadline a year and a second", edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a"), RevalidationDeadlineSeconds: edgecache.Ptr(31536001)}, "revalidationDeadlineSeconds", "from 0 to 31536000", "31536001"},
+		{"deadline -1", edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a"), RevalidationDeadlineSeconds: edgecache.Ptr(-1)}, "revalidationDeadlineSeconds", "from 0 to 31536000", "-1"},
+		{"deadline a year and a second", edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a"), RevalidationDeadlineSeconds: edgecache.Ptr(31536001)}, "revalidationDeadlineSeconds", "from 0 to 31536000", "31536001"},
 		{"image deadline -1", delImages(-1), "revalidationDeadlineSeconds", "from 0 to 31536000", "-1"},
 		{"image deadline over a year", delImages(1 << 40), "revalidationDeadlineSeconds", "from 0 to 31536000", strconv.Itoa(1 << 40)},
 		{"no images", images(), "srcImages", "at least 1", "0"},
 		{"9 images", images(confItems(9)...), "srcImages", "at most 8", "9"},
 		{"empty image", images("/a.png", ""), "srcImages[1]", "must not be empty", `""`},
 		{"invalid UTF-8 image", images("/\xff.png"), "srcImages[0]", "valid UTF-8", `\xff`},
-		{"image with a zero-width joiner", edgecache.DeleteBySrcImagesRequest{ProjectIDOrName: "p", SrcImages: []string{"/a\u200d.png"}}, "srcImages[0]", "invisible", `\u200d`},
+		{"image with a zero-width joiner", edgecache.DangerouslyDeleteBySrcImagesRequest{ProjectIDOrName: "p", SrcImages: []string{"/a\u200d.png"}}, "srcImages[0]", "invisible", `\u200d`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,7 +170,7 @@ func TestStringFormLengthBoundary(t *testing.T) {
 			if n := utf8.RuneCountInString(tc.tags); n != tc.wantLen {
 				t.Fatalf("test input has %d characters, want %d", n, tc.wantLen)
 			}
-			err := edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagString(tc.tags)}.Validate()
+			err := edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagString(tc.tags)}.Validate()
 			checkValidationError(t, err, tc.wantField, tc.wantRule, tc.wantIn)
 		})
 	}

@@ -90,11 +90,11 @@ func (k opKit) request(in confInput) edgecache.Request {
 	case "invalidateByTags":
 		return edgecache.InvalidateByTagsRequest{ProjectIDOrName: in.Project, Tags: tags, Target: target}
 	case "dangerouslyDeleteByTags":
-		return edgecache.DeleteByTagsRequest{ProjectIDOrName: in.Project, Tags: tags, Target: target, RevalidationDeadlineSeconds: deadline}
+		return edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: in.Project, Tags: tags, Target: target, RevalidationDeadlineSeconds: deadline}
 	case "invalidateBySrcImages":
 		return edgecache.InvalidateBySrcImagesRequest{ProjectIDOrName: in.Project, SrcImages: in.Items}
 	default:
-		return edgecache.DeleteBySrcImagesRequest{ProjectIDOrName: in.Project, SrcImages: in.Items, RevalidationDeadlineSeconds: deadline}
+		return edgecache.DangerouslyDeleteBySrcImagesRequest{ProjectIDOrName: in.Project, SrcImages: in.Items, RevalidationDeadlineSeconds: deadline}
 	}
 }
 
@@ -103,11 +103,11 @@ func callOperation(ctx context.Context, c *edgecache.Client, req edgecache.Reque
 	switch r := req.(type) {
 	case edgecache.InvalidateByTagsRequest:
 		return c.InvalidateByTags(ctx, r)
-	case edgecache.DeleteByTagsRequest:
+	case edgecache.DangerouslyDeleteByTagsRequest:
 		return c.DangerouslyDeleteByTags(ctx, r)
 	case edgecache.InvalidateBySrcImagesRequest:
 		return c.InvalidateBySrcImages(ctx, r)
-	case edgecache.DeleteBySrcImagesRequest:
+	case edgecache.DangerouslyDeleteBySrcImagesRequest:
 		return c.DangerouslyDeleteBySrcImages(ctx, r)
 	}
 	panic(fmt.Sprintf("unknown request type %T", req))
@@ -404,10 +404,10 @@ func TestValidRequestsConformToSpec(t *testing.T) {
 	t.Parallel()
 	const proxy = "https://proxy.example/vercel"
 	sixteenLong := confLongItems(16, 256)
-	del := func(tags edgecache.Tags) edgecache.DeleteByTagsRequest {
-		return edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: tags}
+	del := func(tags edgecache.Tags) edgecache.DangerouslyDeleteByTagsRequest {
+		return edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: tags}
 	}
-	with := func(r edgecache.DeleteByTagsRequest, f func(*edgecache.DeleteByTagsRequest)) edgecache.DeleteByTagsRequest {
+	with := func(r edgecache.DangerouslyDeleteByTagsRequest, f func(*edgecache.DangerouslyDeleteByTagsRequest)) edgecache.DangerouslyDeleteByTagsRequest {
 		f(&r)
 		return r
 	}
@@ -422,9 +422,9 @@ func TestValidRequestsConformToSpec(t *testing.T) {
 		wantBody  string
 	}{
 		// dangerouslyDeleteByTags: every boundary of the union and the optional fields.
-		{name: "list form, one tag", req: edgecache.DeleteByTagsRequest{ProjectIDOrName: "prj_123", Tags: edgecache.TagList("blog")},
+		{name: "list form, one tag", req: edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "prj_123", Tags: edgecache.TagList("blog")},
 			wantQuery: url.Values{"projectIdOrName": {"prj_123"}}, wantBody: `{"tags":["blog"]}`},
-		{name: "string form, two tags", req: edgecache.DeleteByTagsRequest{ProjectIDOrName: "my-site", Tags: edgecache.TagString("blog,products")},
+		{name: "string form, two tags", req: edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "my-site", Tags: edgecache.TagString("blog,products")},
 			wantQuery: url.Values{"projectIdOrName": {"my-site"}}, wantBody: `{"tags":"blog,products"}`},
 		{name: "list form, 16 tags (maxItems)", req: del(edgecache.TagList(confItems(16)...)), wantQuery: pQuery, wantBody: confJSON(map[string]any{"tags": confItems(16)})},
 		{name: "list form, 256-character tag", req: del(edgecache.TagList(confRepeat('a', 256))), wantQuery: pQuery, wantBody: confJSON(map[string]any{"tags": []string{confRepeat('a', 256)}})},
@@ -436,26 +436,28 @@ func TestValidRequestsConformToSpec(t *testing.T) {
 		// The longest string form the wrapper sends: 16 tags of 256 characters and 15 commas.
 		{name: "string form, 16 tags of 256 characters", req: del(edgecache.TagString(strings.Join(sixteenLong, ","))), wantQuery: pQuery, wantBody: confJSON(map[string]any{"tags": strings.Join(sixteenLong, ",")})},
 		{name: "characters JSON escapes", req: del(edgecache.TagList(`<a href="x">&`, `back\slash`, "é")), wantQuery: pQuery, wantBody: confJSON(map[string]any{"tags": []string{`<a href="x">&`, `back\slash`, "é"}})},
-		{name: "deadline 0 is sent as 0", req: with(del(edgecache.TagList("a")), func(r *edgecache.DeleteByTagsRequest) { r.RevalidationDeadlineSeconds = edgecache.Ptr(0) }),
+		{name: "deadline 0 is sent as 0", req: with(del(edgecache.TagList("a")), func(r *edgecache.DangerouslyDeleteByTagsRequest) { r.RevalidationDeadlineSeconds = edgecache.Ptr(0) }),
 			wantQuery: pQuery, wantBody: `{"tags":["a"],"revalidationDeadlineSeconds":0}`},
-		{name: "deadline one year (maximum)", req: with(del(edgecache.TagList("a")), func(r *edgecache.DeleteByTagsRequest) { r.RevalidationDeadlineSeconds = edgecache.Ptr(31536000) }),
+		{name: "deadline one year (maximum)", req: with(del(edgecache.TagList("a")), func(r *edgecache.DangerouslyDeleteByTagsRequest) {
+			r.RevalidationDeadlineSeconds = edgecache.Ptr(31536000)
+		}),
 			wantQuery: pQuery, wantBody: `{"tags":["a"],"revalidationDeadlineSeconds":31536000}`},
 		{name: "deadline unset is absent", req: del(edgecache.TagList("a")), wantQuery: pQuery, wantBody: `{"tags":["a"]}`},
-		{name: "target production", req: with(del(edgecache.TagList("a")), func(r *edgecache.DeleteByTagsRequest) { r.Target = edgecache.TargetProduction }),
+		{name: "target production", req: with(del(edgecache.TagList("a")), func(r *edgecache.DangerouslyDeleteByTagsRequest) { r.Target = edgecache.TargetProduction }),
 			wantQuery: pQuery, wantBody: `{"tags":["a"],"target":"production"}`},
-		{name: "target preview", req: with(del(edgecache.TagList("a")), func(r *edgecache.DeleteByTagsRequest) { r.Target = edgecache.TargetPreview }),
+		{name: "target preview", req: with(del(edgecache.TagList("a")), func(r *edgecache.DangerouslyDeleteByTagsRequest) { r.Target = edgecache.TargetPreview }),
 			wantQuery: pQuery, wantBody: `{"tags":["a"],"target":"preview"}`},
-		{name: "every body field", req: edgecache.DeleteByTagsRequest{ProjectIDOrName: "prj_abc", Tags: edgecache.TagString("a,b"), Target: edgecache.TargetPreview, RevalidationDeadlineSeconds: edgecache.Ptr(1)},
+		{name: "every body field", req: edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "prj_abc", Tags: edgecache.TagString("a,b"), Target: edgecache.TargetPreview, RevalidationDeadlineSeconds: edgecache.Ptr(1)},
 			wantQuery: url.Values{"projectIdOrName": {"prj_abc"}}, wantBody: `{"tags":"a,b","target":"preview","revalidationDeadlineSeconds":1}`},
-		{name: "project name that needs escaping", req: edgecache.DeleteByTagsRequest{ProjectIDOrName: "my site&x=1#y", Tags: edgecache.TagList("a")},
+		{name: "project name that needs escaping", req: edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "my site&x=1#y", Tags: edgecache.TagList("a")},
 			wantQuery: url.Values{"projectIdOrName": {"my site&x=1#y"}}, wantBody: `{"tags":["a"]}`},
 		{name: "client team id and slug", opts: []edgecache.Option{edgecache.WithTeamID("team_client"), edgecache.WithTeamSlug("client-slug")}, req: del(edgecache.TagList("a")),
 			wantQuery: url.Values{"projectIdOrName": {"p"}, "teamId": {"team_client"}, "slug": {"client-slug"}}, wantBody: `{"tags":["a"]}`},
 		{name: "per-call team id overrides the client's", opts: []edgecache.Option{edgecache.WithTeamID("team_client"), edgecache.WithTeamSlug("client-slug")},
-			req:       with(del(edgecache.TagList("a")), func(r *edgecache.DeleteByTagsRequest) { r.TeamID = "team_call" }),
+			req:       with(del(edgecache.TagList("a")), func(r *edgecache.DangerouslyDeleteByTagsRequest) { r.TeamID = "team_call" }),
 			wantQuery: url.Values{"projectIdOrName": {"p"}, "teamId": {"team_call"}, "slug": {"client-slug"}}, wantBody: `{"tags":["a"]}`},
 		{name: "per-call slug overrides the client's", opts: []edgecache.Option{edgecache.WithTeamSlug("client-slug")},
-			req:       with(del(edgecache.TagList("a")), func(r *edgecache.DeleteByTagsRequest) { r.TeamSlug = "call-slug" }),
+			req:       with(del(edgecache.TagList("a")), func(r *edgecache.DangerouslyDeleteByTagsRequest) { r.TeamSlug = "call-slug" }),
 			wantQuery: url.Values{"projectIdOrName": {"p"}, "slug": {"call-slug"}}, wantBody: `{"tags":["a"]}`},
 		{name: "base URL with a path prefix and a trailing slash", opts: []edgecache.Option{edgecache.WithBaseURL(proxy + "/")}, servers: []string{proxy},
 			req: del(edgecache.TagList("a")), wantURL: proxy + "/v1/edge-cache/dangerously-delete-by-tags", wantQuery: pQuery, wantBody: `{"tags":["a"]}`},
@@ -478,10 +480,10 @@ func TestValidRequestsConformToSpec(t *testing.T) {
 			wantQuery: pQuery, wantBody: confJSON(map[string]any{"srcImages": []string{"https://cdn.example/" + confRepeat('x', 2000)}})},
 
 		// dangerouslyDeleteBySrcImages: images and a deadline, no target.
-		{name: "delete images with deadline 0", req: edgecache.DeleteBySrcImagesRequest{ProjectIDOrName: "p", SrcImages: []string{"/a.png", "/b.png"}, RevalidationDeadlineSeconds: edgecache.Ptr(0)},
+		{name: "delete images with deadline 0", req: edgecache.DangerouslyDeleteBySrcImagesRequest{ProjectIDOrName: "p", SrcImages: []string{"/a.png", "/b.png"}, RevalidationDeadlineSeconds: edgecache.Ptr(0)},
 			wantQuery: pQuery, wantBody: `{"srcImages":["/a.png","/b.png"],"revalidationDeadlineSeconds":0}`},
 		{name: "delete images, client slug", opts: []edgecache.Option{edgecache.WithTeamSlug("my-team")},
-			req:       edgecache.DeleteBySrcImagesRequest{ProjectIDOrName: "p", SrcImages: confItems(8)},
+			req:       edgecache.DangerouslyDeleteBySrcImagesRequest{ProjectIDOrName: "p", SrcImages: confItems(8)},
 			wantQuery: url.Values{"projectIdOrName": {"p"}, "slug": {"my-team"}}, wantBody: confJSON(map[string]any{"srcImages": confItems(8)})},
 	}
 	pathOf := map[string]string{}
@@ -564,7 +566,7 @@ func TestTheSeedValidatorBites(t *testing.T) {
 	if seed.validate(http.MethodPost, rawURL, header, []byte(over)) != nil || current.validate(http.MethodPost, rawURL, header, []byte(over)) == nil {
 		t.Errorf("want the seed to accept and openapi.yaml to refuse %s", over)
 	}
-	if err := (edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a"), RevalidationDeadlineSeconds: edgecache.Ptr(31536001)}).Validate(); err == nil {
+	if err := (edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a"), RevalidationDeadlineSeconds: edgecache.Ptr(31536001)}).Validate(); err == nil {
 		t.Error("Validate accepts a deadline over a year")
 	}
 	// The seed describes one operation only.
@@ -738,7 +740,7 @@ func hasInvisible(s string) bool {
 }
 
 // stricterRuleBroken reports whether in breaks one of the rules the wrapper documents as
-// stricter than the spec (see DeleteByTagsRequest.Validate and
+// stricter than the spec (see DangerouslyDeleteByTagsRequest.Validate and
 // InvalidateBySrcImagesRequest.Validate): a blank project; an empty item, an item that is not
 // valid UTF-8 or holds a control or invisible format character; in the tags' array form, a tag
 // holding a comma; in the string form, read as Vercel reads it (split on commas), an empty tag,

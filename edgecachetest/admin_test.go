@@ -662,7 +662,7 @@ func TestAdminUnderConcurrentUse(t *testing.T) {
 	for w := range 4 {
 		writers.Go(func() {
 			for i := range 25 {
-				_, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList(fmt.Sprintf("w%d-%d", w, i))})
+				_, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList(fmt.Sprintf("w%d-%d", w, i))})
 				if err != nil && !errors.Is(err, edgecache.ErrServer) {
 					errs <- err
 				}

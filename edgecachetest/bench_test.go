@@ -102,7 +102,7 @@ func BenchmarkFake(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		req := edgecache.DeleteByTagsRequest{
+		req := edgecache.DangerouslyDeleteByTagsRequest{
 			ProjectIDOrName:             "prj_1",
 			Tags:                        edgecache.TagList("blog", "products"),
 			Target:                      edgecache.TargetProduction,

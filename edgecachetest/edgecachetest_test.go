@@ -228,7 +228,7 @@ func TestAuthentication(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = c.DangerouslyDeleteByTags(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
+		_, err = c.DangerouslyDeleteByTags(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
 		apiErr, ok := errors.AsType[*edgecache.APIError](err)
 		if !ok || !errors.Is(err, edgecache.ErrForbidden) || apiErr.Code != "forbidden" || !strings.HasPrefix(apiErr.RequestID, "fake1::") {
 			t.Fatalf("err = %v, want a 403 forbidden *APIError with a request id", err)
@@ -304,7 +304,7 @@ func TestProjectsAndTeams(t *testing.T) {
 
 	t.Run("client sees ErrNotFound", func(t *testing.T) {
 		c := newClient(t, s)
-		_, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: "nope", Tags: edgecache.TagList("a")})
+		_, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "nope", Tags: edgecache.TagList("a")})
 		if !errors.Is(err, edgecache.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
@@ -316,7 +316,7 @@ func TestRecorder(t *testing.T) {
 	c := newClient(t, s, edgecache.WithUserAgent("my-app/1.0"), edgecache.WithTeamID("team_1"))
 	ctx := t.Context()
 
-	res1, err := c.DangerouslyDeleteByTags(ctx, edgecache.DeleteByTagsRequest{
+	res1, err := c.DangerouslyDeleteByTags(ctx, edgecache.DangerouslyDeleteByTagsRequest{
 		ProjectIDOrName:             "prj_1",
 		Tags:                        edgecache.TagList("blog", "products"),
 		Target:                      edgecache.TargetPreview,
@@ -325,7 +325,7 @@ func TestRecorder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.DangerouslyDeleteByTags(ctx, edgecache.DeleteByTagsRequest{
+	if _, err := c.DangerouslyDeleteByTags(ctx, edgecache.DangerouslyDeleteByTagsRequest{
 		ProjectIDOrName: "prj_1",
 		Tags:            edgecache.TagString("a,b,c"),
 		TeamSlug:        "my-team",
@@ -378,7 +378,7 @@ func TestRecorder(t *testing.T) {
 func TestWithoutRecording(t *testing.T) {
 	s := newServer(t, edgecachetest.WithoutRecording())
 	c := newClient(t, s)
-	if _, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")}); err != nil {
+	if _, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")}); err != nil {
 		t.Fatal(err)
 	}
 	if s.Calls() != 1 {
@@ -396,7 +396,7 @@ func TestBulkThroughTheFake(t *testing.T) {
 	for i := range tags {
 		tags[i] = fmt.Sprintf("tag-%02d", i)
 	}
-	res, err := c.Bulk(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: "prj_1", Tags: edgecache.TagList(tags...)}, edgecache.BulkOptions{})
+	res, err := c.Bulk(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "prj_1", Tags: edgecache.TagList(tags...)}, edgecache.BulkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +461,7 @@ func TestFaults(t *testing.T) {
 		const custom = `{"error":{"code":"rate_limited","message":"slow down","limit":{"remaining":0,"reset":1,"resetMs":1000,"total":10}}}`
 		s.FailNext(1, edgecachetest.Fault{Status: 429, Body: custom})
 		c := newClient(t, s, edgecache.WithRetry(edgecache.RetryPolicy{MaxAttempts: 1}))
-		_, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
+		_, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
 		apiErr, ok := errors.AsType[*edgecache.APIError](err)
 		if !ok || apiErr.Message != "slow down" || apiErr.RateLimit == nil || apiErr.RateLimit.Total != 10 {
 			t.Fatalf("err = %#v, want the custom envelope", err)
@@ -472,7 +472,7 @@ func TestFaults(t *testing.T) {
 		s := newServer(t)
 		s.FailNext(2, edgecachetest.Fault{Status: http.StatusServiceUnavailable})
 		c := newClient(t, s, fastRetry)
-		res, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
+		res, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
 		if err != nil || res.Attempts != 3 || res.RequestID != "fake1::3" {
 			t.Fatalf("res %+v, err %v; want success on attempt 3 with request id fake1::3", res, err)
 		}
@@ -485,7 +485,7 @@ func TestFaults(t *testing.T) {
 		s := newServer(t)
 		s.FailNext(1, edgecachetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3"})
 		c := newClient(t, s, edgecache.WithRetry(edgecache.RetryPolicy{MaxAttempts: 1}))
-		_, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
+		_, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
 		apiErr, ok := errors.AsType[*edgecache.APIError](err)
 		if !ok || !errors.Is(err, edgecache.ErrRateLimited) || apiErr.RetryAfter != 3*time.Second || apiErr.Code != "rate_limited" {
 			t.Fatalf("err = %v, want 429 rate_limited with RetryAfter 3s", err)
@@ -496,7 +496,7 @@ func TestFaults(t *testing.T) {
 		s := newServer(t)
 		s.FailNext(1, edgecachetest.Fault{DropConnection: true})
 		c := newClient(t, s, edgecache.WithRetry(edgecache.RetryPolicy{MaxAttempts: 1}))
-		req := edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")}
+		req := edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")}
 		_, err := c.DangerouslyDeleteByTags(t.Context(), req)
 		if _, ok := errors.AsType[*edgecache.TransportError](err); !ok {
 			t.Fatalf("err = %v, want a *TransportError", err)
@@ -580,7 +580,7 @@ func TestLatencyHonoursCancellation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := c.DangerouslyDeleteByTags(ctx, edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
+	_, err := c.DangerouslyDeleteByTags(ctx, edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the context's deadline", err)
 	}
@@ -604,7 +604,7 @@ func TestCloseEndsPendingLatency(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		_, err := c.DangerouslyDeleteByTags(context.Background(), edgecache.DeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
+		_, err := c.DangerouslyDeleteByTags(context.Background(), edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: "p", Tags: edgecache.TagList("a")})
 		errc <- err
 	}()
 	for s.Calls() == 0 {
@@ -662,7 +662,7 @@ func TestConcurrentUse(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				_, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DeleteByTagsRequest{
+				_, err := c.DangerouslyDeleteByTags(t.Context(), edgecache.DangerouslyDeleteByTagsRequest{
 					ProjectIDOrName: fmt.Sprintf("prj_%d", w),
 					Tags:            edgecache.TagList(fmt.Sprintf("w%d-%d", w, i)),
 				})

@@ -22,7 +22,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	res, err := client.DangerouslyDeleteByTags(context.Background(), edgecache.DeleteByTagsRequest{
+	res, err := client.DangerouslyDeleteByTags(context.Background(), edgecache.DangerouslyDeleteByTagsRequest{
 		ProjectIDOrName: "my-project",
 		Tags:            edgecache.TagList("blog", "products"),
 		Target:          edgecache.TargetProduction,
@@ -46,7 +46,7 @@ func ExampleHandler_FailNext() {
 	s.FailNext(1, edgecachetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "0"})
 
 	client, _ := s.NewClient(edgecache.WithRetry(edgecache.RetryPolicy{BaseDelay: 1, MaxDelay: 1}))
-	res, err := client.DangerouslyDeleteByTags(context.Background(), edgecache.DeleteByTagsRequest{
+	res, err := client.DangerouslyDeleteByTags(context.Background(), edgecache.DangerouslyDeleteByTagsRequest{
 		ProjectIDOrName: "my-project",
 		Tags:            edgecache.TagString("blog,products"),
 	})
@@ -55,7 +55,7 @@ func ExampleHandler_FailNext() {
 	// With retries disabled, the fault reaches the caller as an *APIError.
 	s.FailNext(1, edgecachetest.Fault{Status: http.StatusServiceUnavailable})
 	noRetry, _ := s.NewClient(edgecache.WithRetry(edgecache.RetryPolicy{MaxAttempts: 1}))
-	_, err = noRetry.DangerouslyDeleteByTags(context.Background(), edgecache.DeleteByTagsRequest{
+	_, err = noRetry.DangerouslyDeleteByTags(context.Background(), edgecache.DangerouslyDeleteByTagsRequest{
 		ProjectIDOrName: "my-project",
 		Tags:            edgecache.TagList("blog"),
 	})

@@ -111,14 +111,14 @@ func sdkRequest(t *testing.T, c sdkCase) edgecache.Request {
 		return edgecache.InvalidateByTagsRequest{ProjectIDOrName: in.ProjectIDOrName, Tags: tags,
 			Target: edgecache.Target(body.Target), TeamID: in.TeamID, TeamSlug: in.Slug}
 	case "dangerouslyDeleteByTags":
-		return edgecache.DeleteByTagsRequest{ProjectIDOrName: in.ProjectIDOrName, Tags: tags,
+		return edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: in.ProjectIDOrName, Tags: tags,
 			Target: edgecache.Target(body.Target), RevalidationDeadlineSeconds: body.RevalidationDeadlineSeconds,
 			TeamID: in.TeamID, TeamSlug: in.Slug}
 	case "invalidateBySrcImages":
 		return edgecache.InvalidateBySrcImagesRequest{ProjectIDOrName: in.ProjectIDOrName, SrcImages: body.SrcImages,
 			TeamID: in.TeamID, TeamSlug: in.Slug}
 	case "dangerouslyDeleteBySrcImages":
-		return edgecache.DeleteBySrcImagesRequest{ProjectIDOrName: in.ProjectIDOrName, SrcImages: body.SrcImages,
+		return edgecache.DangerouslyDeleteBySrcImagesRequest{ProjectIDOrName: in.ProjectIDOrName, SrcImages: body.SrcImages,
 			RevalidationDeadlineSeconds: body.RevalidationDeadlineSeconds, TeamID: in.TeamID, TeamSlug: in.Slug}
 	}
 	t.Fatalf("unknown operation %q", c.Operation)
@@ -140,11 +140,11 @@ func TestLibrarySendsWhatTheSDKSends(t *testing.T) {
 			switch r := sdkRequest(t, c).(type) {
 			case edgecache.InvalidateByTagsRequest:
 				_, callErr = client.InvalidateByTags(ctx, r)
-			case edgecache.DeleteByTagsRequest:
+			case edgecache.DangerouslyDeleteByTagsRequest:
 				_, callErr = client.DangerouslyDeleteByTags(ctx, r)
 			case edgecache.InvalidateBySrcImagesRequest:
 				_, callErr = client.InvalidateBySrcImages(ctx, r)
-			case edgecache.DeleteBySrcImagesRequest:
+			case edgecache.DangerouslyDeleteBySrcImagesRequest:
 				_, callErr = client.DangerouslyDeleteBySrcImages(ctx, r)
 			}
 			if callErr != nil {

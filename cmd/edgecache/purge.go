@@ -278,13 +278,13 @@ func (v verb) request(k itemKind, s scope, items []string, f purgeFlags) edgecac
 	}
 	switch {
 	case k == imageKind && v.deletes:
-		return edgecache.DeleteBySrcImagesRequest{ProjectIDOrName: s.project, SrcImages: items,
+		return edgecache.DangerouslyDeleteBySrcImagesRequest{ProjectIDOrName: s.project, SrcImages: items,
 			RevalidationDeadlineSeconds: deadline, TeamID: s.teamID, TeamSlug: s.slug}
 	case k == imageKind:
 		return edgecache.InvalidateBySrcImagesRequest{ProjectIDOrName: s.project, SrcImages: items,
 			TeamID: s.teamID, TeamSlug: s.slug}
 	case v.deletes:
-		return edgecache.DeleteByTagsRequest{ProjectIDOrName: s.project, Tags: edgecache.TagList(items...),
+		return edgecache.DangerouslyDeleteByTagsRequest{ProjectIDOrName: s.project, Tags: edgecache.TagList(items...),
 			Target: edgecache.Target(f.target), RevalidationDeadlineSeconds: deadline, TeamID: s.teamID, TeamSlug: s.slug}
 	default:
 		return edgecache.InvalidateByTagsRequest{ProjectIDOrName: s.project, Tags: edgecache.TagList(items...),
@@ -297,11 +297,11 @@ func itemsOf(req edgecache.Request) []string {
 	switch r := req.(type) {
 	case edgecache.InvalidateByTagsRequest:
 		return r.Tags.Values()
-	case edgecache.DeleteByTagsRequest:
+	case edgecache.DangerouslyDeleteByTagsRequest:
 		return r.Tags.Values()
 	case edgecache.InvalidateBySrcImagesRequest:
 		return r.SrcImages
-	case edgecache.DeleteBySrcImagesRequest:
+	case edgecache.DangerouslyDeleteBySrcImagesRequest:
 		return r.SrcImages
 	}
 	return nil

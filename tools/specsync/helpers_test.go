@@ -12,9 +12,9 @@ import (
 
 // repoFiles are what `go generate ./...` and `go build ./api/` need in a
 // copy of the repository: the generator runs from tools/go.mod, and the
-// root package (spec.go) runs the generator and embeds openapi.yaml.
+// root package runs the generator (gen.go) and embeds openapi.yaml (spec.go).
 var repoFiles = []string{
-	"openapi.yaml", "oapi-codegen.yaml", "spec.go", "go.mod", "go.sum",
+	"openapi.yaml", "oapi-codegen.yaml", "gen.go", "spec.go", "go.mod", "go.sum",
 	"tools/go.mod", "tools/go.sum",
 }
 
@@ -25,7 +25,7 @@ func repoRoot(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"openapi.yaml", "spec.go", "tools/go.mod"} {
+	for _, f := range []string{"openapi.yaml", "gen.go", "spec.go", "tools/go.mod"} {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 			t.Fatalf("repository root %s is missing %s: %v", root, f, err)
 		}

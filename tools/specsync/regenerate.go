@@ -32,7 +32,7 @@ func (e *CommandError) Error() string {
 // Unwrap returns the exec error, typically an *exec.ExitError.
 func (e *CommandError) Unwrap() error { return e.Err }
 
-// Regenerate runs the repository's go:generate directives (spec.go runs
+// Regenerate runs the repository's go:generate directives (gen.go runs
 // oapi-codegen from tools/go.mod) and then builds api/, the two steps that
 // prove a new spec is usable. goCmd is the go binary, "go" when empty.
 func Regenerate(ctx context.Context, repo, goCmd string) error {

@@ -17,7 +17,7 @@ var ErrRegenerate = errors.New("regenerating api/ failed")
 
 // Options configures Update.
 type Options struct {
-	// Repo is the repository root, which holds openapi.yaml, spec.go and api/.
+	// Repo is the repository root, which holds openapi.yaml, gen.go and api/.
 	Repo string
 	// Upstream is the upstream OpenAPI document, JSON or YAML.
 	Upstream string

@@ -35,7 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("update-spec", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	opts := specsync.Options{}
-	fs.StringVar(&opts.Repo, "repo", "..", "repository root (holds openapi.yaml, spec.go and api/)")
+	fs.StringVar(&opts.Repo, "repo", "..", "repository root (holds openapi.yaml, gen.go and api/)")
 	fs.StringVar(&opts.Upstream, "upstream", "", "upstream OpenAPI document, JSON or YAML (required)")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "print the change report and write nothing")
 	fs.BoolVar(&opts.SkipGenerate, "skip-generate", false, "write openapi.yaml but do not regenerate api/")
