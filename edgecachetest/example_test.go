@@ -72,7 +72,7 @@ func ExampleNewHandler() {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/edge-cache/", h)
 
-	req := httptest.NewRequest(http.MethodPost, "/v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=my-project",
+	req := httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=my-project",
 		strings.NewReader(`{"tags":["blog"],"target":"staging"}`))
 	req.Header.Set("Authorization", "Bearer any-token")
 	req.Header.Set("Content-Type", "application/json")
@@ -91,14 +91,14 @@ func ExampleHandler_Journal() {
 	s.FailNext(1, edgecachetest.Fault{Operation: edgecachetest.OpInvalidateBySrcImages, Status: http.StatusPaymentRequired})
 
 	send := func(path, body string) {
-		req, _ := http.NewRequest(http.MethodPost, s.URL+path+"?projectIdOrName=my-project", strings.NewReader(body))
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, s.URL+path+"?projectIdOrName=my-project", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+s.Token())
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := s.Client().Do(req)
 		if err != nil {
 			panic(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 	send("/v1/edge-cache/invalidate-by-tags", `{"tags":["blog"]}`)
 	send("/v1/edge-cache/invalidate-by-src-images", `{"srcImages":["/hero.png"]}`)

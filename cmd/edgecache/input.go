@@ -59,13 +59,14 @@ func collectItems(ctx context.Context, k itemKind, values []string, file string,
 	if file == "" {
 		return items, nil
 	}
-	var r io.Reader = stdin
+	r := stdin
 	if file != "-" {
 		fh, err := os.Open(file)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k.fileFlag, err)
 		}
-		defer fh.Close()
+		// Only read: closing has nothing to report.
+		defer func() { _ = fh.Close() }()
 		r = fh
 	}
 	type read struct {

@@ -115,7 +115,7 @@ func TestInvisibleCharactersAreRefused(t *testing.T) {
 func TestSignalWhileReadingStdin(t *testing.T) {
 	rec := newRecorder(t, 0)
 	stdin, feed := io.Pipe()
-	defer feed.Close()
+	defer func() { _ = feed.Close() }()
 	ctx, cancel := context.WithCancelCause(t.Context())
 	done := make(chan outcome, 1)
 	go func() {

@@ -120,8 +120,8 @@ type failure struct{ err error }
 func (f *failure) Error() string { return f.err.Error() }
 func (f *failure) Unwrap() error { return f.err }
 
-// reported is a failure whose details were already written (text or JSON): exit 1, silently.
-var reported = errors.New("failure already reported")
+// errReported is a failure whose details were already written (text or JSON): exit 1, silently.
+var errReported = errors.New("failure already reported")
 
 // run executes the command line args and returns the process's exit code.
 func run(ctx context.Context, args []string, e env) int {
@@ -134,13 +134,13 @@ func run(ctx context.Context, args []string, e env) int {
 	if err == nil {
 		return exitOK
 	}
-	if !errors.Is(err, reported) {
+	if !errors.Is(err, errReported) {
 		fmt.Fprintln(e.stderr, "edgecache: "+userMessage(err))
 	}
 	if sig, ok := errors.AsType[interrupted](context.Cause(ctx)); ok {
 		return sig.exitCode()
 	}
-	if errors.Is(err, reported) {
+	if errors.Is(err, errReported) {
 		return exitFailure
 	}
 	if _, ok := errors.AsType[*failure](err); ok {

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -27,7 +26,9 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if builtDir != "" {
-		os.RemoveAll(builtDir)
+		if err := os.RemoveAll(builtDir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
 	}
 	os.Exit(code)
 }
@@ -48,17 +49,14 @@ func edgecacheBinary(t *testing.T) string {
 		return bin
 	}
 	buildOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
 		if builtDir, buildErr = os.MkdirTemp("", "edgecache-test-"); buildErr != nil {
 			return
 		}
 		builtBin = filepath.Join(builtDir, "edgecache")
-		out, err := exec.Command(goTool, "build", "-o", builtBin, ".").CombinedOutput()
+		// go test puts its own toolchain first in PATH, so "go" is the Go running the tests.
+		out, err := exec.CommandContext(context.Background(), "go", "build", "-o", builtBin, ".").CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

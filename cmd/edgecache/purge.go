@@ -257,7 +257,7 @@ func runPurge(ctx context.Context, e env, v verb, f purgeFlags) error {
 			fmt.Fprintf(e.stderr, "edgecache: --remaining-file: %v\n", writeErr)
 			f.remainingFile = "" // the finishing advice cannot point at it
 			if err == nil {
-				return reported
+				return errReported
 			}
 		}
 	}
@@ -267,7 +267,7 @@ func runPurge(ctx context.Context, e env, v verb, f purgeFlags) error {
 	left := len(distinct) - len(res.Purged)
 	fmt.Fprintf(e.stderr, "edgecache: %d of %s not purged: %s.\n", left, kind.count(len(distinct)), reason(ctx, err, f))
 	fmt.Fprintln(e.stderr, finishLine(v, kind, f, left))
-	return reported
+	return errReported
 }
 
 // request builds the one request that holds every item; Split and Bulk cut it up.

@@ -44,7 +44,7 @@ Exit codes: 0 everything purged; 1 an API or network failure (partial ones inclu
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return fmt.Errorf("%v (see %s --help)", err, cmd.CommandPath())
+		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())
 	})
 	root.AddCommand(newPurgeCommand(e, invalidateVerb), newPurgeCommand(e, deleteVerb), newServeCommand(e))
 	return root

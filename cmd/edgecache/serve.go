@@ -138,7 +138,7 @@ func rateLimitOptions(limit string, headers bool) ([]edgecachetest.Option, error
 		return nil, nil
 	}
 	count, window, _ := strings.Cut(limit, "/")
-	if window != "" && strings.IndexAny(window[:1], "0123456789.") < 0 {
+	if window != "" && !strings.ContainsAny(window[:1], "0123456789.") {
 		window = "1" + window
 	}
 	n, nErr := strconv.Atoi(count)
@@ -155,7 +155,7 @@ func rateLimitOptions(limit string, headers bool) ([]edgecachetest.Option, error
 
 // serve runs handler on addr until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, e env, addr string, limits serveLimits, handler http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
