@@ -298,7 +298,7 @@ func TestAdminRefusesABadFaultNamingTheField(t *testing.T) {
 		{`{"status":429,"times":0}`, "times: must be at least 1 (got 0)"},
 		{`{"status":42}`, "status: must be 0 or from 200 to 999 (got 42)"},
 		{`{"status":429,"operation":"purge"}`, `operation: must be one of "invalidateByTags", "dangerouslyDeleteByTags", "invalidateBySrcImages", "dangerouslyDeleteBySrcImages", or absent for any (got "purge")`},
-		{`{"status":429,"retry_after":"1"}`, "retry_after: is not a field of a fault (operation, times, status, retryAfter, body, delayMs, drop)"},
+		{`{"status":429,"retry_after":"1"}`, "retry_after: is not a field of a fault (operation, times, status, retryAfter, retryAfterMs, body, delayMs, drop)"},
 		{`{"status":"429"}`, "status: must be an integer (got string)"},
 		{`{"status":429,"times":"2"}`, "times: must be an integer (got string)"},
 		{`{"status":429,"drop":"yes"}`, "drop: must be a boolean (got string)"},
@@ -590,7 +590,7 @@ func TestAdminRoutesAndMethods(t *testing.T) {
 		allow          string
 	}{
 		{"GET", "/__admin/nothing", 404, ""},
-		{"GET", "/__admin", 404, ""},
+		{"POST", "/__admin/", 405, "GET, HEAD"},
 		{"PUT", "/__admin/requests", 405, "GET, HEAD, DELETE"},
 		{"PATCH", "/__admin/faults", 405, "GET, HEAD, POST, DELETE"},
 		{"GET", "/__admin/reset", 405, "POST"},

@@ -166,7 +166,7 @@ func TestBinaryPromptOnATerminal(t *testing.T) {
 		message string
 	}{
 		{"yes", "y\r", exitOK, 1, "Invalidated 2 tags in project demo"},
-		{"no", "n\r", exitUsage, 0, "aborted: nothing was sent"},
+		{"no", "n\r", exitOK, 0, "Canceled: nothing was sent."},
 		{"Ctrl-C", "\x03", exitSignal + int(syscall.SIGINT), 0, "interrupted by SIGINT at the confirmation; nothing was sent"},
 	}
 	for _, tc := range cases {

@@ -7,8 +7,9 @@
 //	edgecache invalidate --mock --project demo --tag blog --yes   # no account needed
 //	edgecache serve --addr 127.0.0.1:8787
 //
-// Exit codes: 0 every tag or image purged; 1 an API or network failure, partial ones included;
-// 2 bad usage or invalid input, with nothing sent; 130 or 143 when SIGINT or SIGTERM ended it.
+// Exit codes: 0 every tag or image purged, or the confirmation answered no (nothing sent); 1 an
+// API or network failure, partial ones included; 2 bad usage or invalid input, with nothing
+// sent; 130 or 143 when SIGINT or SIGTERM ended it.
 package main
 
 import (

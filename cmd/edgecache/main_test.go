@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -281,7 +282,9 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"missing tags file", []string{"invalidate", "--project", "demo", "--tags-file", "/nonexistent/tags.txt"}, nil, "--tags-file"},
 		{"remaining file in no directory", []string{"invalidate", "--project", "demo", "--tag", "a", "--remaining-file", "/nonexistent/left.txt"}, nil, "--remaining-file /nonexistent/left.txt: no such directory"},
 		{"missing images file", []string{"invalidate", "--project", "demo", "--srcimgs-file", "/nonexistent/images.txt"}, nil, "--srcimgs-file"},
-		{"stray argument", []string{"invalidate", "--project", "demo", "--tag", "a", "extra"}, nil, "unknown command"},
+		{"stray argument", []string{"invalidate", "--project", "demo", "--tag", "a", "extra"}, nil, "did you mean --tag extra?"},
+		{"team id and slug", []string{"invalidate", "--project", "demo", "--tag", "a", "--team-id", "team_1", "--scope", "acme"}, nil, "both name the team"},
+		{"team id and --slug", []string{"dangerously-delete", "--project", "demo", "--tag", "a", "--team-id", "team_1", "--slug", "acme"}, nil, "both name the team"},
 		{"org id without project id", []string{"invalidate", "--tag", "a"}, map[string]string{"VERCEL_ORG_ID": "team_x"}, "set both"},
 		{"project id without org id", []string{"invalidate", "--tag", "a"}, map[string]string{"VERCEL_PROJECT_ID": "prj_x"}, "set both"},
 	}
@@ -691,13 +694,19 @@ func TestConfirmation(t *testing.T) {
 			}
 		})
 	}
-	t.Run("answered no", func(t *testing.T) {
-		rec := newRecorder(t, 0)
-		out := harness{terminal: true, stdin: strings.NewReader("n\n")}.run(t, "invalidate", "--project", "demo", "--tag", "a", "--api-url", rec.URL, "--token", "tok")
-		if out.code != exitUsage || len(rec.requests()) != 0 {
-			t.Fatalf("exit %d, requests %d; want 2 and none", out.code, len(rec.requests()))
-		}
-	})
+	// No is a cancel, as with vercel: exit 0, nothing sent, and said so; not a usage error.
+	for _, answer := range []string{"n\n", "\n", "maybe\n", ""} {
+		t.Run("answered "+strconv.Quote(answer), func(t *testing.T) {
+			rec := newRecorder(t, 0)
+			out := harness{terminal: true, stdin: strings.NewReader(answer)}.run(t, "invalidate", "--project", "demo", "--tag", "a", "--api-url", rec.URL, "--token", "tok")
+			if out.code != exitOK || len(rec.requests()) != 0 {
+				t.Fatalf("exit %d, requests %d; want 0 and none", out.code, len(rec.requests()))
+			}
+			if !strings.HasSuffix(out.stderr, "[y/N] Canceled: nothing was sent.\n") || out.stdout != "" {
+				t.Errorf("stderr %q, stdout %q; want the prompt, then the cancel on stderr only", out.stderr, out.stdout)
+			}
+		})
+	}
 }
 
 func TestMockNeedsNoTokenNorNetwork(t *testing.T) {
@@ -740,7 +749,7 @@ func TestVersion(t *testing.T) {
 			break
 		}
 	}
-	want := fmt.Sprintf("edgecache %s (OpenAPI document %s)\n", edgecache.Version, specVersion)
+	want := fmt.Sprintf("edgecache %s (OpenAPI document %s)\n", edgecache.Version(), specVersion)
 	if specVersion == "" || out.stdout != want {
 		t.Errorf("--version printed %q, want %q", out.stdout, want)
 	}
