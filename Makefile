@@ -9,7 +9,7 @@ FUZZTIME ?= 5000x
 BENCHTIME ?= 1s
 UPSTREAM ?=
 
-.PHONY: all generate check-generated lint test test-race test-node fuzz-short bench bench-short bench-recording bench-ratelimit update-spec demo sdk-capture bench-serve bench-cli
+.PHONY: all generate check-generated lint test test-race test-node fuzz-short bench bench-short bench-recording bench-ratelimit update-spec demo sdk-capture bench-serve bench-cli image
 
 all: test
 
@@ -95,3 +95,10 @@ bench-cli:
 ## bench-ratelimit: 10,000-tag purges through the command against serve --rate-limit 5/1s and 50/1s (about 2.5 min; not run in CI)
 bench-ratelimit:
 	scripts/bench-ratelimit.sh
+
+## image: the container image of edgecache serve (Containerfile), with podman or docker; not part of CI
+IMAGE ?= edgecache-serve
+image:
+	@engine="$$(command -v podman || command -v docker)"; \
+	if [ -z "$$engine" ]; then echo "make image: needs podman or docker on PATH"; exit 2; fi; \
+	echo "$$engine build -f Containerfile -t $(IMAGE) ."; "$$engine" build -f Containerfile -t $(IMAGE) .

@@ -195,11 +195,17 @@ func serve(ctx context.Context, e env, addr string, limits serveLimits, handler 
 		WriteTimeout:      limits.write,
 		IdleTimeout:       limits.idle,
 	}
-	fmt.Fprintf(e.stderr, "edgecache: serving the fake endpoint on http://%s (Ctrl-C to stop)\n", ln.Addr())
-	if !loopbackOnly(addr) {
-		fmt.Fprintf(e.stderr, "edgecache: WARNING: --allow-remote: other machines can reach %s and its admin API\n", ln.Addr())
+	// Every interface ("0.0.0.0:8787", shown as [::]:8787) is no address to connect to: the
+	// URL printed for this machine's clients is its loopback one.
+	local := ln.Addr().String()
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		local = net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 	}
-	fmt.Fprintf(e.stderr, "edgecache: admin API on http://%s/__admin/\n", ln.Addr())
+	fmt.Fprintf(e.stderr, "edgecache: serving the fake endpoint on http://%s (Ctrl-C to stop)\n", local)
+	if !loopbackOnly(addr) {
+		fmt.Fprintf(e.stderr, "edgecache: WARNING: --allow-remote: listening on %s; other machines can reach the fake and its admin API\n", ln.Addr())
+	}
+	fmt.Fprintf(e.stderr, "edgecache: admin API on http://%s/__admin/\n", local)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
