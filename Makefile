@@ -47,8 +47,13 @@ test-race:
 	cd tools && $(GO) test -race -count=1 ./...
 
 ## test-node: the Node example: @vercel/sdk 1.28.35 (pinned in examples/node/package-lock.json)
-## calls edgecache serve, and node:test checks what was sent through the admin API
+## calls edgecache serve, and node:test checks what was sent through the admin API. It needs
+## Node.js 20 or later and npm, and npm ci fetches @vercel/sdk from the npm registry (or its cache).
 test-node:
+	@command -v node >/dev/null && command -v $(NPM) >/dev/null || { \
+		echo "make test-node: needs Node.js 20 or later and npm on PATH, for the @vercel/sdk example in examples/node"; exit 2; }
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || { \
+		echo "make test-node: needs Node.js 20 or later (node:test), found $$(node --version)"; exit 2; }
 	cd examples/node && $(NPM) ci --no-audit --no-fund --loglevel=error && GO="$(GO)" $(NPM) test
 
 ## fuzz-short: run each fuzz target for $(FUZZTIME)

@@ -36,9 +36,9 @@ const (
 	// OpDangerouslyDeleteBySrcImages is POST /v1/edge-cache/dangerously-delete-by-src-images.
 	OpDangerouslyDeleteBySrcImages = "dangerouslyDeleteBySrcImages"
 
-	// AllOperations, "", is no operation but all of them: [Handler.Journal](AllOperations)
-	// lists every request, and a Fault whose Operation is AllOperations (the zero value)
-	// applies to any request.
+	// AllOperations, "", stands for every operation: given to [Handler.Journal], it lists
+	// every request; as a Fault's Operation (the zero value), it applies the fault to any
+	// request.
 	AllOperations = ""
 )
 

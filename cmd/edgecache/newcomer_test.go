@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
+
 	"github.com/vercelkit/edgecache/edgecachetest"
 )
 
@@ -165,5 +167,31 @@ func TestLoopbackOnly(t *testing.T) {
 		if got := loopbackOnly(addr); got != want {
 			t.Errorf("loopbackOnly(%q) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+// The README's synopsis lists every flag of every command, so that a reader never has to
+// find one in --help that the README left out.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "## The command\n")
+	_, synopsis, _ := strings.Cut(section, "```\n")
+	synopsis, _, _ = strings.Cut(synopsis, "\n```")
+	root := newRootCommand(env{})
+	for _, cmd := range root.Commands() {
+		if cmd.Hidden || cmd.Name() == "help" || cmd.Name() == "completion" {
+			continue
+		}
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Name != "help" && !f.Hidden && !strings.Contains(synopsis, "--"+f.Name+" ") && !strings.Contains(synopsis, "--"+f.Name+"]") {
+				t.Errorf("the README's synopsis lacks %s --%s", cmd.Name(), f.Name)
+			}
+		})
+	}
+	if !strings.Contains(synopsis, "edgecache --version") {
+		t.Error("the README's synopsis lacks edgecache --version")
 	}
 }
