@@ -122,7 +122,7 @@ func Update(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	res.Regenerated = true
 	fmt.Fprintf(out, "regenerated %s/ and built it (go generate ./..., go build ./%s/)\n", APIDir, APIDir)
 	if report.Breaking() > 0 {
-		fmt.Fprintln(out, "next: bring the wrapper in line with \"What breaks for this client\" and run `make test` (see the README, \"When the spec changes\")")
+		fmt.Fprintln(out, "next: bring the wrapper in line with \"What breaks for this client\" and run `make test` (see docs/spec-updates.md)")
 	}
 	return res, nil
 }
