@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,9 +148,13 @@ func writeAt(t *testing.T, path, content string) {
 // serve listens on loopback unless told otherwise: the fake accepts any token, and its admin
 // API rewrites its answers.
 func TestServeRefusesAnAddressOtherMachinesCanReach(t *testing.T) {
+	// A context that has ended already: were the check gone, listening would fail at once
+	// (and fail the test) instead of opening a port on every interface.
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
 	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "example.com:0"} {
 		t.Run(addr, func(t *testing.T) {
-			out := harness{}.run(t, "serve", "--addr", addr)
+			out := harness{ctx: ended}.run(t, "serve", "--addr", addr)
 			checkUsageError(t, out, "--addr "+addr+": other machines could reach", "--allow-remote")
 			if strings.Contains(out.stderr, "serving") {
 				t.Errorf("it served: %q", out.stderr)
