@@ -9,7 +9,7 @@ FUZZTIME ?= 5000x
 BENCHTIME ?= 1s
 UPSTREAM ?=
 
-.PHONY: all generate check-generated lint test test-race test-node fuzz-short bench bench-short bench-recording bench-ratelimit update-spec demo sdk-capture bench-serve bench-cli
+.PHONY: all generate check-generated lint test test-race test-node fuzz-short bench bench-short bench-recording bench-ratelimit update-spec demo sdk-capture bench-serve bench-cli image
 
 all: test
 
@@ -30,11 +30,14 @@ check-generated:
 	fi
 	@echo "check-generated: api/ and module files are up to date"
 
-## lint: gofmt and go vet over both modules
+## lint: gofmt, go vet and golangci-lint (.golangci.yml) over both modules. The first run
+## builds golangci-lint from tools/go.mod (about 2-3 minutes on 2 CPUs); go caches the binary.
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd tools && $(GO) vet ./...
+	$(TOOLS) golangci-lint run ./...
+	cd tools && $(GO) tool golangci-lint run ./...
 
 ## test: everything CI checks
 test: check-generated lint fuzz-short bench-short test-race test-node
@@ -44,8 +47,13 @@ test-race:
 	cd tools && $(GO) test -race -count=1 ./...
 
 ## test-node: the Node example: @vercel/sdk 1.28.35 (pinned in examples/node/package-lock.json)
-## calls edgecache serve, and node:test checks what was sent through the admin API
+## calls edgecache serve, and node:test checks what was sent through the admin API. It needs
+## Node.js 20 or later and npm, and npm ci fetches @vercel/sdk from the npm registry (or its cache).
 test-node:
+	@command -v node >/dev/null && command -v $(NPM) >/dev/null || { \
+		echo "make test-node: needs Node.js 20 or later and npm on PATH, for the @vercel/sdk example in examples/node"; exit 2; }
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || { \
+		echo "make test-node: needs Node.js 20 or later (node:test), found $$(node --version)"; exit 2; }
 	cd examples/node && $(NPM) ci --no-audit --no-fund --loglevel=error && GO="$(GO)" $(NPM) test
 
 ## fuzz-short: run each fuzz target for $(FUZZTIME)
@@ -92,3 +100,10 @@ bench-cli:
 ## bench-ratelimit: 10,000-tag purges through the command against serve --rate-limit 5/1s and 50/1s (about 2.5 min; not run in CI)
 bench-ratelimit:
 	scripts/bench-ratelimit.sh
+
+## image: the container image of edgecache serve (Containerfile), with podman or docker; not part of CI
+IMAGE ?= edgecache-serve
+image:
+	@engine="$$(command -v podman || command -v docker)"; \
+	if [ -z "$$engine" ]; then echo "make image: needs podman or docker on PATH"; exit 2; fi; \
+	echo "$$engine build -f Containerfile -t $(IMAGE) ."; "$$engine" build -f Containerfile -t $(IMAGE) .

@@ -154,11 +154,11 @@ func TestBulkSecondRequestForbidden(t *testing.T) {
 		if !slices.Equal(res.NotAttempted, batches[2]) {
 			t.Errorf("NotAttempted = %q, want the last 8 tags", res.NotAttempted)
 		}
-		checkBulkError(t, err, 16, 8)
+		_ = checkBulkError(t, err, 16, 8)
 		if !errors.Is(err, edgecache.ErrForbidden) {
 			t.Errorf("errors.Is(err, ErrForbidden) = false for %v", err)
 		}
-		checkAPIError(t, err, http.StatusForbidden, 1)
+		_ = checkAPIError(t, err, http.StatusForbidden, 1)
 		if s.Calls() != 2 {
 			t.Errorf("the server saw %d requests, want 2: none may start after the 403", s.Calls())
 		}
@@ -208,7 +208,7 @@ func TestBulkSecondRequestForbidden(t *testing.T) {
 			if want := 1 + len(accepted); s.Calls() != want {
 				t.Errorf("round %d: the server saw %d requests, want %d (the refused one and the accepted ones)", round, s.Calls(), want)
 			}
-			checkBulkError(t, err, len(res.Failed[0].Items), len(res.NotAttempted))
+			_ = checkBulkError(t, err, len(res.Failed[0].Items), len(res.NotAttempted))
 			if !errors.Is(err, edgecache.ErrForbidden) {
 				t.Errorf("round %d: errors.Is(err, ErrForbidden) = false for %v", round, err)
 			}
@@ -411,7 +411,7 @@ func TestBulkProgress(t *testing.T) {
 	if len(res.Failed) != 1 {
 		t.Fatalf("Failed = %+v, want one batch (the first to arrive got a 500)", res.Failed)
 	}
-	checkBulkError(t, err, len(res.Failed[0].Items), 0)
+	_ = checkBulkError(t, err, len(res.Failed[0].Items), 0)
 	for i, p := range seen {
 		if p.Requests != 7 || p.Items != 100 || p.RequestsDone != i+1 {
 			t.Errorf("progress %d = %+v, want Requests 7, Items 100, RequestsDone %d", i, p, i+1)
@@ -467,7 +467,7 @@ func TestBulkStopsAfterRefusal(t *testing.T) {
 				if s.Calls() != 1 {
 					t.Errorf("the server saw %d requests, want 1: no request may start after a %s", s.Calls(), tc.name)
 				}
-				checkBulkError(t, err, 16, 64)
+				_ = checkBulkError(t, err, 16, 64)
 				return
 			}
 			if len(res.Failed) != 1 || !slices.Equal(res.Failed[0].Items, batches[0]) || !slices.Equal(res.Purged, tags[16:]) || len(res.NotAttempted) != 0 {
@@ -476,7 +476,7 @@ func TestBulkStopsAfterRefusal(t *testing.T) {
 			if want := tc.faults + 4; s.Calls() != want {
 				t.Errorf("the server saw %d requests, want %d", s.Calls(), want)
 			}
-			checkBulkError(t, err, 16, 0)
+			_ = checkBulkError(t, err, 16, 0)
 		})
 	}
 }
@@ -499,7 +499,7 @@ func TestBulkMiddleRequestFails(t *testing.T) {
 				if fb.Status != 503 || fb.Code != "internal_server_error" || fb.Message != "Injected fault: Service Unavailable" {
 					t.Errorf("failed batch {Status: %d, Code: %q, Message: %q}, want 503 internal_server_error", fb.Status, fb.Code, fb.Message)
 				}
-				checkAPIError(t, fb.Err, 503, 3)
+				_ = checkAPIError(t, fb.Err, 503, 3)
 			},
 		},
 		{
@@ -530,7 +530,7 @@ func TestBulkMiddleRequestFails(t *testing.T) {
 				t.Fatalf("Failed = %+v, want the second batch", res.Failed)
 			}
 			tc.check(t, res.Failed[0])
-			checkBulkError(t, err, 16, 0)
+			_ = checkBulkError(t, err, 16, 0)
 			if s.Calls() != 5 {
 				t.Errorf("the server saw %d requests, want 5 (1 + 3 attempts + 1)", s.Calls())
 			}
@@ -585,7 +585,7 @@ func TestBulkContextCancelled(t *testing.T) {
 	if len(res.Failed) != 1 || !slices.Equal(res.Failed[0].Items, batches[1]) || !errors.Is(res.Failed[0].Err, context.Canceled) {
 		t.Errorf("Failed = %+v, want the second batch, failed with context.Canceled", res.Failed)
 	}
-	checkBulkError(t, err, 16, 8)
+	_ = checkBulkError(t, err, 16, 8)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("errors.Is(err, context.Canceled) = false for %v", err)
 	}
@@ -607,7 +607,7 @@ func TestBulkContextCancelledBeforeStart(t *testing.T) {
 	if !slices.Equal(res.NotAttempted, tags) {
 		t.Errorf("NotAttempted = %q, want every tag", res.NotAttempted)
 	}
-	checkBulkError(t, err, 0, 40)
+	_ = checkBulkError(t, err, 0, 40)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("errors.Is(err, context.Canceled) = false for %v", err)
 	}

@@ -19,9 +19,6 @@ import (
 // DefaultBaseURL is Vercel's production API, the spec's server.
 const DefaultBaseURL = "https://api.vercel.com"
 
-// Version is this module's version, sent in the default User-Agent.
-const Version = "0.2.0"
-
 // Client calls the Edge Cache API. It is safe for concurrent use; create it with [New] and
 // reuse it. A Client holds the token but never prints it: its String and GoString forms, its
 // errors and its log lines leave it out.
@@ -61,7 +58,7 @@ func New(token string, opts ...Option) (*Client, error) {
 		baseURL:    DefaultBaseURL,
 		httpClient: newDefaultHTTPClient(),
 		token:      token,
-		userAgent:  "edgecache-go/" + Version,
+		userAgent:  "edgecache-go/" + Version(),
 		retry:      DefaultRetryPolicy(),
 		logger:     slog.New(slog.DiscardHandler),
 		now:        time.Now,

@@ -3,6 +3,7 @@ package edgecache
 import (
 	"context"
 	"net/http"
+	"runtime/debug"
 	"time"
 )
 
@@ -49,3 +50,6 @@ const (
 // NewDefaultHTTPClient exposes the client New uses by default, so a test can give it a
 // test server's TLS trust and still exercise its redirect policy.
 func NewDefaultHTTPClient() *http.Client { return newDefaultHTTPClient() }
+
+// VersionIn is the version Version reports for a program built as info says.
+func VersionIn(info *debug.BuildInfo, ok bool) string { return versionIn(info, ok) }

@@ -78,7 +78,11 @@ func TestWithHTTPClientRedirectPolicy(t *testing.T) {
 	}
 
 	// The caller's own client, used directly, still follows a 302 as its policy allows.
-	resp, err := hc.Get(srv.URL + "/old-page")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/old-page", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("the caller's client: %v", err)
 	}

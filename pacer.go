@@ -1,6 +1,7 @@
 package edgecache
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,7 +12,7 @@ import (
 // also overrules a reset it does not confirm: it is given in whole seconds, rounded up, and is
 // immune to clock skew. It is 0 for any other answer, and when the 429 gives no wait.
 func (c *Client) rateLimitWait(h http.Header, err error) time.Duration {
-	e, ok := err.(*APIError)
+	e, ok := errors.AsType[*APIError](err)
 	if !ok || e.StatusCode != http.StatusTooManyRequests {
 		return 0
 	}

@@ -25,6 +25,11 @@ import (
 // retry-after-ms replaces that wait. If the server asks for more than MaxRetryAfter, or for a
 // wait past the context's deadline, the client returns the *APIError at once, RetryAfter
 // filled in, instead of sleeping.
+//
+// A zero field takes the value of [DefaultRetryPolicy], so a policy names only what it
+// changes: RetryPolicy{MaxAttempts: 5} keeps the default delays, and RetryPolicy{} is the
+// default policy. MaxAttempts 1 disables retries. A negative field, or a MaxDelay below
+// BaseDelay, makes [New] fail.
 type RetryPolicy struct {
 	MaxAttempts   int           // the most requests for one call, the first included; 1: no retry
 	BaseDelay     time.Duration // the backoff's first ceiling

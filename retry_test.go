@@ -68,7 +68,7 @@ func TestDefaultRetryPolicy(t *testing.T) {
 	c := newClient(t, s, clock.Option())
 	s.FailNext(5, edgecachetest.Fault{Status: http.StatusServiceUnavailable})
 	_, err := c.DangerouslyDeleteByTags(context.Background(), deleteRequest("a"))
-	checkAPIError(t, err, http.StatusServiceUnavailable, 3)
+	_ = checkAPIError(t, err, http.StatusServiceUnavailable, 3)
 	if got := s.Calls(); got != 3 {
 		t.Errorf("the server saw %d requests, want 3", got)
 	}
@@ -462,7 +462,7 @@ func TestConnectionErrors(t *testing.T) {
 	})
 	t.Run("refused", func(t *testing.T) {
 		t.Parallel()
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}

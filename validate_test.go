@@ -220,7 +220,7 @@ func BenchmarkValidate(b *testing.B) {
 		}
 		body, _ := json.Marshal(map[string]any{"tags": "blog,products", "target": "production", "revalidationDeadlineSeconds": 60})
 		u := edgecache.DefaultBaseURL + "/v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=" + testProject
-		httpReq, err := http.NewRequest(http.MethodPost, u, nil)
+		httpReq, err := http.NewRequestWithContext(b.Context(), http.MethodPost, u, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -977,7 +977,7 @@ func FuzzValidationAgreesWithSpec(f *testing.F) {
 		}
 		in := confInput{Op: opKits[mod(count/20, len(opKits))], Project: project, Items: items, UseString: useString,
 			Target: target, Deadline: deadline, DeadlineSet: deadlineSet}
-		checkConfAgreement(t, in)
+		_, _ = checkConfAgreement(t, in)
 	})
 }
 
@@ -1381,7 +1381,7 @@ func TestSpecLimitReaderFollowsSchemaChanges(t *testing.T) {
 			})
 		}},
 		{name: "deadline maximum two years", op: "dangerouslyDeleteByTags", want: "maximum = [6.3072e+07]", mutate: func(doc *openapi3.T) {
-			each(doc, "dangerouslyDeleteByTags", "revalidationDeadlineSeconds", func(s *openapi3.Schema) { s.Max = openapi3.Float64Ptr(63072000) })
+			each(doc, "dangerouslyDeleteByTags", "revalidationDeadlineSeconds", func(s *openapi3.Schema) { s.Max = openapi3.Ptr(63072000.0) })
 		}},
 		{name: "deadline back to number", op: "dangerouslyDeleteBySrcImages", want: "revalidationDeadlineSeconds is [number]", mutate: func(doc *openapi3.T) {
 			each(doc, "dangerouslyDeleteBySrcImages", "revalidationDeadlineSeconds", func(s *openapi3.Schema) { s.Type = &openapi3.Types{"number"} })

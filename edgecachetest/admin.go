@@ -30,6 +30,26 @@ const (
 	adminSpec     = AdminPrefix + "spec"
 )
 
+// adminEndpoint is one method and path of the admin API, as its index lists it.
+type adminEndpoint struct {
+	Method      string `json:"method"`
+	Path        string `json:"path"`
+	Description string `json:"description"`
+}
+
+// adminIndex is what GET /__admin/ answers: every endpoint, so that the URL serve prints
+// leads somewhere. It is the one list of the admin API's paths; the 404 names them from it.
+var adminIndex = []adminEndpoint{
+	{"GET", AdminPrefix, "this index"},
+	{"GET", adminRequests + "[?operation=ID]", "the recorded requests, oldest first, and how many were dropped"},
+	{"DELETE", adminRequests, "forget the recorded requests"},
+	{"POST", adminFaults, "queue a fault (operation, times, status, retryAfter, retryAfterMs, body, delayMs, drop); answers 201 with it"},
+	{"GET", adminFaults, "the pending faults"},
+	{"DELETE", adminFaults, "forget the pending faults"},
+	{"POST", adminReset, "forget the requests and the faults"},
+	{"GET", adminSpec + "[?format=yaml]", "the OpenAPI document the fake validates against (JSON, or the vendored YAML)"},
+}
+
 // maxAdminBody bounds a fault posted to the admin API.
 const maxAdminBody = 1 << 20
 
@@ -42,6 +62,7 @@ func isAdminPath(path string) bool {
 // your own ([WithAdminAPI] mounts it in the Handler itself). It is a thin HTTP face over the
 // same log and fault queue as the Go methods, with JSON bodies:
 //
+//	GET    /__admin/                         an index of these endpoints, as indented JSON
 //	GET    /__admin/requests[?operation=ID]  Journal: {"requests":[…],"dropped":N}, oldest first
 //	DELETE /__admin/requests                 ClearRequests
 //	POST   /__admin/faults                   FailNext; answers 201 with the fault queued
@@ -50,9 +71,10 @@ func isAdminPath(path string) bool {
 //	POST   /__admin/reset                    Reset
 //	GET    /__admin/spec[?format=yaml]       the OpenAPI document the fake validates against
 //
-// A fault is {"operation":ID,"times":N,"status":S,"retryAfter":"…","body":…,"delayMs":N,
-// "drop":true}, every field optional but one of status, delayMs and drop; times defaults to
-// 1, and body (a JSON value, or a string sent verbatim) to Vercel's envelope for the status.
+// A fault is {"operation":ID,"times":N,"status":S,"retryAfter":"…","retryAfterMs":"…",
+// "body":…,"delayMs":N,"drop":true}, every field optional but one of status, delayMs and drop;
+// times defaults to 1, and body (a JSON value, or a string sent verbatim) to Vercel's envelope
+// for the status.
 // The admin API's own errors use the same envelope as the fake's: 400 bad_request naming the
 // field, 404 not_found, 405 method_not_allowed with an Allow header.
 func (h *Handler) AdminHandler() http.Handler { return h.admin }
@@ -66,6 +88,12 @@ func newAdmin(h *Handler) http.Handler { return admin{h} }
 func (a admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	switch r.URL.Path {
+	case AdminPrefix, strings.TrimSuffix(AdminPrefix, "/"):
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, r, "GET, HEAD")
+			return
+		}
+		a.index(w)
 	case adminRequests:
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
@@ -103,9 +131,22 @@ func (a admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.spec(w, r)
 	default:
 		// The path is not repeated: whatever a caller put in it stays out of admin answers.
-		writeError(w, http.StatusNotFound, "not_found", "The admin API has no such path; it has "+
-			adminRequests+", "+adminFaults+", "+adminReset+" and "+adminSpec)
+		writeError(w, http.StatusNotFound, "not_found", "The admin API has no such path; GET "+AdminPrefix+" lists its paths")
 	}
+}
+
+// index answers the list of endpoints, indented, since it is read by people in a browser or
+// a terminal more often than by programs.
+func (a admin) index(w http.ResponseWriter) {
+	data, err := json.MarshalIndent(struct {
+		Endpoints []adminEndpoint `json:"endpoints"`
+	}{adminIndex}, "", "  ")
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal_server_error", "edgecachetest: encoding the index: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(append(data, '\n'))
 }
 
 func (a admin) listRequests(w http.ResponseWriter, r *http.Request) {
@@ -120,13 +161,14 @@ func (a admin) listRequests(w http.ResponseWriter, r *http.Request) {
 
 // faultJSON is a fault as the admin API reads and writes it.
 type faultJSON struct {
-	Operation  string          `json:"operation,omitempty"`
-	Times      *int            `json:"times,omitempty"`
-	Status     int             `json:"status,omitempty"`
-	RetryAfter string          `json:"retryAfter,omitempty"`
-	Body       json.RawMessage `json:"body,omitempty"`
-	DelayMs    int64           `json:"delayMs,omitempty"`
-	Drop       bool            `json:"drop,omitempty"`
+	Operation    string          `json:"operation,omitempty"`
+	Times        *int            `json:"times,omitempty"`
+	Status       int             `json:"status,omitempty"`
+	RetryAfter   string          `json:"retryAfter,omitempty"`
+	RetryAfterMs string          `json:"retryAfterMs,omitempty"`
+	Body         json.RawMessage `json:"body,omitempty"`
+	DelayMs      int64           `json:"delayMs,omitempty"`
+	Drop         bool            `json:"drop,omitempty"`
 }
 
 type faultList struct {
@@ -146,12 +188,13 @@ func (a admin) listFaults(w http.ResponseWriter) {
 func (a admin) faultJSON(q QueuedFault) faultJSON {
 	tokens := a.h.redact.tokens
 	f := faultJSON{
-		Operation:  q.Operation,
-		Times:      &q.Times,
-		Status:     q.Status,
-		RetryAfter: redactText(q.RetryAfter, tokens),
-		DelayMs:    q.Latency.Milliseconds(),
-		Drop:       q.DropConnection,
+		Operation:    q.Operation,
+		Times:        &q.Times,
+		Status:       q.Status,
+		RetryAfter:   redactText(q.RetryAfter, tokens),
+		RetryAfterMs: redactText(q.RetryAfterMs, tokens),
+		DelayMs:      q.Latency.Milliseconds(),
+		Drop:         q.DropConnection,
 	}
 	if q.Body != "" {
 		f.Body = bodyJSON(redactBody([]byte(q.Body), tokens), false)
@@ -178,6 +221,7 @@ func (f faultJSON) toFault() (Fault, int, error) {
 		Operation:      f.Operation,
 		Status:         f.Status,
 		RetryAfter:     f.RetryAfter,
+		RetryAfterMs:   f.RetryAfterMs,
 		Latency:        time.Duration(f.DelayMs) * time.Millisecond,
 		DropConnection: f.Drop,
 	}
@@ -232,7 +276,7 @@ func describeDecodeError(err error) string {
 		return fmt.Sprintf("body: must be at most %d bytes", maxAdminBody)
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return strings.Trim(name, `"`) + ": is not a field of a fault (operation, times, status, retryAfter, body, delayMs, drop)"
+		return strings.Trim(name, `"`) + ": is not a field of a fault (operation, times, status, retryAfter, retryAfterMs, body, delayMs, drop)"
 	}
 	if errors.Is(err, io.EOF) {
 		return "body: must be a JSON object (the body is empty)"

@@ -72,7 +72,7 @@ func BenchmarkFake(b *testing.B) {
 		b.SetParallelism(parallelism())
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+				req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
 				if err != nil {
 					b.Error(err)
 					return
@@ -143,7 +143,7 @@ func keepAliveClient(b *testing.B) *http.Client {
 
 // serveOne sends the benchmark request to h through a recorder and checks the answer.
 func serveOne(h http.Handler) error {
-	r := httptest.NewRequest(http.MethodPost, benchURL, strings.NewReader(benchBody))
+	r := httptest.NewRequestWithContext(context.Background(), http.MethodPost, benchURL, strings.NewReader(benchBody))
 	r.Header.Set("Authorization", "Bearer t")
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
@@ -230,7 +230,7 @@ const recordingBlock = 4000
 
 // postOnce sends the benchmark request and checks for a 200.
 func postOnce(hc *http.Client, url, auth string, body []byte) error {
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -16,12 +16,16 @@ import (
 // validated and answered as usual.
 type Fault struct {
 	// Operation limits the fault to requests for one operation, such as
-	// [OpInvalidateByTags]; "" applies it to any request.
+	// [OpInvalidateByTags]; [AllOperations] (""), the zero value, applies it to any request.
 	Operation string
 	// Status is the status to answer, such as 429 or 503: 0, or 200 to 999.
 	Status int
 	// RetryAfter is the raw Retry-After header value ("2", or an HTTP-date); "" sends none.
 	RetryAfter string
+	// RetryAfterMs is the raw retry-after-ms header value ("50"); "" sends none. The client
+	// prefers it to Retry-After, which counts whole seconds, so a test of a 429 can ask for a
+	// wait of milliseconds instead of sleeping a second.
+	RetryAfterMs string
 	// Body replaces the default envelope {"error":{"code":…,"message":…}}, whose code
 	// follows Status: 400 bad_request, 401 unauthorized, 402 payment_required, 403
 	// forbidden, 404 not_found, 410 gone, 429 rate_limited, 5xx internal_server_error.

@@ -328,7 +328,7 @@ func BenchmarkGuard(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(bc.body)))
 			for b.Loop() {
-				r := httptest.NewRequest(http.MethodPost, guardURL, strings.NewReader(bc.body))
+				r := httptest.NewRequestWithContext(b.Context(), http.MethodPost, guardURL, strings.NewReader(bc.body))
 				r.Header.Set("Authorization", "Bearer t")
 				r.Header.Set("Content-Type", "application/json")
 				h.ServeHTTP(httptest.NewRecorder(), r)

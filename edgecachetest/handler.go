@@ -35,6 +35,11 @@ const (
 	OpInvalidateBySrcImages = "invalidateBySrcImages"
 	// OpDangerouslyDeleteBySrcImages is POST /v1/edge-cache/dangerously-delete-by-src-images.
 	OpDangerouslyDeleteBySrcImages = "dangerouslyDeleteBySrcImages"
+
+	// AllOperations, "", stands for every operation: given to [Handler.Journal], it lists
+	// every request; as a Fault's Operation (the zero value), it applies the fault to any
+	// request.
+	AllOperations = ""
 )
 
 // Operations returns the operationIds the fake serves, in the spec's order.
@@ -315,6 +320,9 @@ func dropConnection(w http.ResponseWriter) {
 func writeFault(aw *answerWriter, f Fault) {
 	if f.RetryAfter != "" {
 		aw.Header().Set("Retry-After", f.RetryAfter)
+	}
+	if f.RetryAfterMs != "" {
+		aw.Header().Set("Retry-After-Ms", f.RetryAfterMs)
 	}
 	if f.Body == "" {
 		writeError(aw, f.Status, defaultCode(f.Status), "Injected fault: "+http.StatusText(f.Status))

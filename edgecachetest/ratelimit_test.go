@@ -1,6 +1,7 @@
 package edgecachetest
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -34,7 +35,7 @@ type limitBody struct {
 
 // purge sends one valid request straight to h and returns the recorder.
 func purge(h http.Handler, body string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, "/v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=p", strings.NewReader(body))
+	req := httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/v1/edge-cache/dangerously-delete-by-tags?projectIdOrName=p", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer t")
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()

@@ -41,8 +41,8 @@ type RecordedRequest struct {
 	Query map[string]any `json:"query"`
 	// Body is the body as JSON: the body itself when it was JSON, a JSON string holding it
 	// when it was not (or when it was longer than 64 KiB, cut at that length), and null when
-	// there was none.
-	Body json.RawMessage `json:"body"`
+	// there was none. It prints as that JSON text.
+	Body RawJSON `json:"body"`
 	// BodyTruncated reports that Body holds only the first 64 KiB of a longer body.
 	BodyTruncated bool `json:"bodyTruncated,omitempty"`
 	// Status is the status the fake answered; 0 when it sent none (a dropped connection, or
@@ -60,6 +60,24 @@ type RecordedRequest struct {
 	RequestID string `json:"requestId"`
 	// Time is when the request arrived.
 	Time time.Time `json:"time"`
+}
+
+// RawJSON is one JSON value, kept as its text: [RecordedRequest.Body]. Unlike a
+// json.RawMessage, it prints as that text with %v and %+v, not as a list of bytes, so that
+// a logged or printed request is readable. It is marshalled as the value itself.
+type RawJSON []byte
+
+// String is the JSON text.
+func (j RawJSON) String() string { return string(j) }
+
+// MarshalJSON is the value itself; null when there is none.
+func (j RawJSON) MarshalJSON() ([]byte, error) { return json.RawMessage(j).MarshalJSON() }
+
+// UnmarshalJSON keeps a copy of data, so that a journal read back from the admin API keeps
+// each body as it came.
+func (j *RawJSON) UnmarshalJSON(data []byte) error {
+	*j = append((*j)[:0], data...)
+	return nil
 }
 
 // Journal is the log, or its part for one operation: GET /__admin/requests answers it.
@@ -173,8 +191,8 @@ func (h *Handler) Requests() []Request {
 }
 
 // Journal returns every request the log still holds, whatever its answer, oldest first, with
-// the count of those dropped: for operation only, or for all when operation is "". It is
-// what GET /__admin/requests answers.
+// the count of those dropped: for one operation, such as [OpInvalidateByTags], or for all
+// with [AllOperations]. It is what GET /__admin/requests answers (?operation= for one).
 func (h *Handler) Journal(operation string) Journal {
 	keep := func(*exchange) bool { return true }
 	if operation != "" {
@@ -199,7 +217,7 @@ func (x *exchange) view() RecordedRequest {
 		Method:        x.method,
 		Path:          x.path,
 		Query:         queryObject(x.rawQuery),
-		Body:          bodyJSON(x.body, x.bodyTruncated),
+		Body:          RawJSON(bodyJSON(x.body, x.bodyTruncated)),
 		BodyTruncated: x.bodyTruncated,
 		Status:        x.status,
 		Fault:         x.fault,

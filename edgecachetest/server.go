@@ -1,10 +1,12 @@
 package edgecachetest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/vercelkit/edgecache"
 )
@@ -28,11 +30,13 @@ type Server struct {
 // example with t.Cleanup(s.Close).
 func NewServer(opts ...Option) *Server {
 	h := NewHandler(opts...)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(fmt.Sprintf("edgecachetest: listening on 127.0.0.1: %v", err))
 	}
-	ts := &httptest.Server{Listener: l, Config: &http.Server{Handler: h}}
+	// A test's server, on loopback; the header timeout only keeps a stuck client from holding
+	// a connection for the whole test run.
+	ts := &httptest.Server{Listener: l, Config: &http.Server{Handler: h, ReadHeaderTimeout: time.Minute}}
 	ts.Start()
 	token := DefaultToken
 	if len(h.cfg.tokenList) > 0 {

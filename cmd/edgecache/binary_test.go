@@ -42,8 +42,7 @@ func waitExit(t *testing.T, cmd *exec.Cmd, limit time.Duration) (int, time.Durat
 		return cmd.ProcessState.ExitCode(), time.Since(start)
 	case <-time.After(limit):
 		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("the process did not exit within %v", limit)
+		t.Fatalf("the process did not exit within %v (then killed: %v)", limit, <-done)
 	}
 	return 0, 0
 }
@@ -59,12 +58,12 @@ func TestBinarySignalWhileReadingStdin(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(signalName(sig), func(t *testing.T) {
 			rec := newRecorder(t, 0)
-			cmd := exec.Command(bin, "dangerously-delete", "--api-url", rec.URL, "--token", "tok", "--project", "demo", "--tags-file", "-", "--yes")
+			cmd := exec.CommandContext(t.Context(), bin, "dangerously-delete", "--api-url", rec.URL, "--token", "tok", "--project", "demo", "--tags-file", "-", "--yes")
 			stdin, err := cmd.StdinPipe()
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer stdin.Close()
+			defer func() { _ = stdin.Close() }()
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
@@ -125,7 +124,7 @@ func onTerminal(t *testing.T, cmd *exec.Cmd, cols int) *terminal {
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		f.Close()
+		_ = f.Close()
 		<-term.done
 	})
 	return term
@@ -167,13 +166,13 @@ func TestBinaryPromptOnATerminal(t *testing.T) {
 		message string
 	}{
 		{"yes", "y\r", exitOK, 1, "Invalidated 2 tags in project demo"},
-		{"no", "n\r", exitUsage, 0, "aborted: nothing was sent"},
+		{"no", "n\r", exitOK, 0, "Canceled: nothing was sent."},
 		{"Ctrl-C", "\x03", exitSignal + int(syscall.SIGINT), 0, "interrupted by SIGINT at the confirmation; nothing was sent"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t, 0)
-			term := onTerminal(t, exec.Command(bin, "invalidate", "--api-url", rec.URL, "--token", "tok", "--project", "demo", "--tag", "blog,news,blog"), 80)
+			term := onTerminal(t, exec.CommandContext(t.Context(), bin, "invalidate", "--api-url", rec.URL, "--token", "tok", "--project", "demo", "--tag", "blog,news,blog"), 80)
 			term.waitFor(t, "Invalidate 2 tags? [y/N] ")
 			if _, err := term.pty.WriteString(tc.keys); err != nil {
 				t.Fatal(err)
@@ -194,7 +193,7 @@ func TestBinaryPromptOnATerminal(t *testing.T) {
 // SIGTERM at the prompt ends the process at once, as Ctrl-C does.
 func TestBinarySIGTERMAtThePrompt(t *testing.T) {
 	rec := newRecorder(t, 0)
-	term := onTerminal(t, exec.Command(edgecacheBinary(t), "dangerously-delete", "--api-url", rec.URL, "--token", "tok", "--project", "demo", "--tag", "blog"), 80)
+	term := onTerminal(t, exec.CommandContext(t.Context(), edgecacheBinary(t), "dangerously-delete", "--api-url", rec.URL, "--token", "tok", "--project", "demo", "--tag", "blog"), 80)
 	term.waitFor(t, "[y/N] ")
 	start := time.Now()
 	if err := term.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -227,7 +226,7 @@ func TestBinaryProgressFitsTheTerminal(t *testing.T) {
 	const cols = 40
 	rec := newRecorder(t, 40*time.Millisecond)
 	file := writeFile(t, strings.Join(numbered("tag-", 320), "\n"))
-	term := onTerminal(t, exec.Command(edgecacheBinary(t), "dangerously-delete", "--api-url", rec.URL, "--token", "tok",
+	term := onTerminal(t, exec.CommandContext(t.Context(), edgecacheBinary(t), "dangerously-delete", "--api-url", rec.URL, "--token", "tok",
 		"--project", "demo", "--tags-file", file, "--concurrency", "1", "--yes"), cols)
 	if code := term.finish(t); code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, term.screen())
@@ -250,7 +249,7 @@ func TestBinaryProgressFitsTheTerminal(t *testing.T) {
 func TestBinaryProgressUnderJSON(t *testing.T) {
 	rec := newRecorder(t, 40*time.Millisecond)
 	file := writeFile(t, strings.Join(numbered("/img-", 80), "\n"))
-	cmd := exec.Command(edgecacheBinary(t), "invalidate", "--api-url", rec.URL, "--token", "tok",
+	cmd := exec.CommandContext(t.Context(), edgecacheBinary(t), "invalidate", "--api-url", rec.URL, "--token", "tok",
 		"--project", "demo", "--srcimgs-file", file, "--concurrency", "1", "--json", "--yes")
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout

@@ -14,7 +14,7 @@ import (
 // newClient makes the client for the real API, or for an in-process fake with --mock. The
 // returned func closes the fake; it is a no-op otherwise.
 func newClient(f purgeFlags, e env) (*edgecache.Client, func(), error) {
-	opts := []edgecache.Option{edgecache.WithUserAgent("edgecache-cli/" + edgecache.Version)}
+	opts := []edgecache.Option{edgecache.WithUserAgent("edgecache-cli/" + edgecache.Version())}
 	if f.debug {
 		opts = append(opts, edgecache.WithLogger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/vercelkit/edgecache"
 )
 
 // The most a --tags-file or --srcimgs-file may hold. Without a bound, an endless stdin (yes |
@@ -46,9 +48,9 @@ func (k itemKind) count(n int) string {
 }
 
 // collectItems gathers the flag values (tags split on commas) and the lines of the file flag,
-// "-" for standard input. It returns when ctx ends, even while standard input is still open.
-func collectItems(ctx context.Context, k itemKind, values []string, file string, stdin io.Reader) ([]string, error) {
-	var items []string
+// "-" for standard input: items[fromFile:] are the file's lines, line 1 first, blank ones
+// included. It returns when ctx ends, even while standard input is still open.
+func collectItems(ctx context.Context, k itemKind, values []string, file string, stdin io.Reader) (items []string, fromFile int, err error) {
 	for _, v := range values {
 		if k.splitCommas {
 			items = append(items, strings.Split(v, ",")...)
@@ -56,16 +58,18 @@ func collectItems(ctx context.Context, k itemKind, values []string, file string,
 			items = append(items, v)
 		}
 	}
+	fromFile = len(items)
 	if file == "" {
-		return items, nil
+		return items, fromFile, nil
 	}
-	var r io.Reader = stdin
+	r := stdin
 	if file != "-" {
 		fh, err := os.Open(file)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", k.fileFlag, err)
+			return nil, 0, fmt.Errorf("%s: %w", k.fileFlag, err)
 		}
-		defer fh.Close()
+		// Only read: closing has nothing to report.
+		defer func() { _ = fh.Close() }()
 		r = fh
 	}
 	type read struct {
@@ -81,13 +85,41 @@ func collectItems(ctx context.Context, k itemKind, values []string, file string,
 	}()
 	select {
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w while reading %s %s; nothing was sent", context.Cause(ctx), k.fileFlag, file)
+		return nil, 0, fmt.Errorf("%w while reading %s %s; nothing was sent", context.Cause(ctx), k.fileFlag, file)
 	case got := <-done:
 		if got.err != nil {
-			return nil, fmt.Errorf("%s %s: %w", k.fileFlag, file, got.err)
+			return nil, 0, fmt.Errorf("%s %s: %w", k.fileFlag, file, got.err)
 		}
-		return append(items, got.lines...), nil
+		return append(items, got.lines...), fromFile, nil
 	}
+}
+
+// fileLineError turns the library's verdict on the whole purge into one on the file's line,
+// when an item read from --tags-file or --srcimgs-file is at fault: the library indexes the
+// items as de-duplicated ("tags[7]"), which a user cannot find in the file. It asks the
+// library again, item by item in input order, so that the rules stay the library's; the first
+// item refused alone is the one the whole purge was refused for, since de-duplication keeps
+// the first of each. Any other error (a flag's value, a rule on the whole request) is err.
+func fileLineError(err error, v verb, k itemKind, s scope, f purgeFlags, items []string, fromFile int, file string) error {
+	if fromFile == len(items) {
+		return err
+	}
+	for i, item := range items {
+		_, itemErr := edgecache.Split(v.request(k, s, []string{item}, f))
+		verdict, ok := errors.AsType[*edgecache.ValidationError](itemErr)
+		if !ok || !strings.HasSuffix(verdict.Field, "[0]") {
+			continue // valid alone, or dropped (a blank line)
+		}
+		if i < fromFile {
+			return err // a flag's value: the library's message quotes it
+		}
+		name := file
+		if file == "-" {
+			name = "standard input"
+		}
+		return fmt.Errorf("%s %s:%d: %s %s (got %s); nothing was sent", k.fileFlag, name, i-fromFile+1, k.one, verdict.Rule, verdict.Value)
+	}
+	return err
 }
 
 // errInputTooLarge is returned for a file past maxInputLines or maxInputBytes.

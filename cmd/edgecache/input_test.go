@@ -90,7 +90,7 @@ func TestInvisibleCharactersAreRefused(t *testing.T) {
 		want string
 	}{
 		{"zero-width space in --tag", []string{"--tag", "blog,new\u200bs"}, `tags[1] must not contain control or invisible format characters (got "new\u200bs")`},
-		{"byte-order mark inside a file", []string{"--tags-file", writeFile(t, "blog\n\ufeffnews\n")}, `tags[1] must not contain control or invisible format characters (got "\ufeffnews")`},
+		{"byte-order mark inside a file", []string{"--tags-file", writeFile(t, "blog\n\ufeffnews\n")}, `items.txt:2: tag must not contain control or invisible format characters (got "\ufeffnews")`},
 		{"direction mark in --srcimg", []string{"--srcimg", "/a\u200e.png"}, `srcImages[0] must not contain control or invisible format characters (got "/a\u200e.png")`},
 	}
 	for _, tc := range cases {
@@ -115,7 +115,7 @@ func TestInvisibleCharactersAreRefused(t *testing.T) {
 func TestSignalWhileReadingStdin(t *testing.T) {
 	rec := newRecorder(t, 0)
 	stdin, feed := io.Pipe()
-	defer feed.Close()
+	defer func() { _ = feed.Close() }()
 	ctx, cancel := context.WithCancelCause(t.Context())
 	done := make(chan outcome, 1)
 	go func() {

@@ -7,8 +7,9 @@
 //	edgecache invalidate --mock --project demo --tag blog --yes   # no account needed
 //	edgecache serve --addr 127.0.0.1:8787
 //
-// Exit codes: 0 every tag or image purged; 1 an API or network failure, partial ones included;
-// 2 bad usage or invalid input, with nothing sent; 130 or 143 when SIGINT or SIGTERM ended it.
+// Exit codes: 0 every tag or image purged, or the confirmation answered no (nothing sent); 1 an
+// API or network failure, partial ones included; 2 bad usage or invalid input, with nothing
+// sent; 130 or 143 when SIGINT or SIGTERM ended it.
 package main
 
 import (
@@ -120,8 +121,8 @@ type failure struct{ err error }
 func (f *failure) Error() string { return f.err.Error() }
 func (f *failure) Unwrap() error { return f.err }
 
-// reported is a failure whose details were already written (text or JSON): exit 1, silently.
-var reported = errors.New("failure already reported")
+// errReported is a failure whose details were already written (text or JSON): exit 1, silently.
+var errReported = errors.New("failure already reported")
 
 // run executes the command line args and returns the process's exit code.
 func run(ctx context.Context, args []string, e env) int {
@@ -134,13 +135,13 @@ func run(ctx context.Context, args []string, e env) int {
 	if err == nil {
 		return exitOK
 	}
-	if !errors.Is(err, reported) {
+	if !errors.Is(err, errReported) {
 		fmt.Fprintln(e.stderr, "edgecache: "+userMessage(err))
 	}
 	if sig, ok := errors.AsType[interrupted](context.Cause(ctx)); ok {
 		return sig.exitCode()
 	}
-	if errors.Is(err, reported) {
+	if errors.Is(err, errReported) {
 		return exitFailure
 	}
 	if _, ok := errors.AsType[*failure](err); ok {

@@ -13,8 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,7 +27,9 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if builtDir != "" {
-		os.RemoveAll(builtDir)
+		if err := os.RemoveAll(builtDir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
 	}
 	os.Exit(code)
 }
@@ -48,17 +50,14 @@ func edgecacheBinary(t *testing.T) string {
 		return bin
 	}
 	buildOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
 		if builtDir, buildErr = os.MkdirTemp("", "edgecache-test-"); buildErr != nil {
 			return
 		}
 		builtBin = filepath.Join(builtDir, "edgecache")
-		out, err := exec.Command(goTool, "build", "-o", builtBin, ".").CombinedOutput()
+		// go test puts its own toolchain first in PATH, so "go" is the Go running the tests.
+		out, err := exec.CommandContext(context.Background(), "go", "build", "-o", builtBin, ".").CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
@@ -283,7 +282,9 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"missing tags file", []string{"invalidate", "--project", "demo", "--tags-file", "/nonexistent/tags.txt"}, nil, "--tags-file"},
 		{"remaining file in no directory", []string{"invalidate", "--project", "demo", "--tag", "a", "--remaining-file", "/nonexistent/left.txt"}, nil, "--remaining-file /nonexistent/left.txt: no such directory"},
 		{"missing images file", []string{"invalidate", "--project", "demo", "--srcimgs-file", "/nonexistent/images.txt"}, nil, "--srcimgs-file"},
-		{"stray argument", []string{"invalidate", "--project", "demo", "--tag", "a", "extra"}, nil, "unknown command"},
+		{"stray argument", []string{"invalidate", "--project", "demo", "--tag", "a", "extra"}, nil, "did you mean --tag extra?"},
+		{"team id and slug", []string{"invalidate", "--project", "demo", "--tag", "a", "--team-id", "team_1", "--scope", "acme"}, nil, "both name the team"},
+		{"team id and --slug", []string{"dangerously-delete", "--project", "demo", "--tag", "a", "--team-id", "team_1", "--slug", "acme"}, nil, "both name the team"},
 		{"org id without project id", []string{"invalidate", "--tag", "a"}, map[string]string{"VERCEL_ORG_ID": "team_x"}, "set both"},
 		{"project id without org id", []string{"invalidate", "--tag", "a"}, map[string]string{"VERCEL_PROJECT_ID": "prj_x"}, "set both"},
 	}
@@ -693,13 +694,19 @@ func TestConfirmation(t *testing.T) {
 			}
 		})
 	}
-	t.Run("answered no", func(t *testing.T) {
-		rec := newRecorder(t, 0)
-		out := harness{terminal: true, stdin: strings.NewReader("n\n")}.run(t, "invalidate", "--project", "demo", "--tag", "a", "--api-url", rec.URL, "--token", "tok")
-		if out.code != exitUsage || len(rec.requests()) != 0 {
-			t.Fatalf("exit %d, requests %d; want 2 and none", out.code, len(rec.requests()))
-		}
-	})
+	// No is a cancel, as with vercel: exit 0, nothing sent, and said so; not a usage error.
+	for _, answer := range []string{"n\n", "\n", "maybe\n", ""} {
+		t.Run("answered "+strconv.Quote(answer), func(t *testing.T) {
+			rec := newRecorder(t, 0)
+			out := harness{terminal: true, stdin: strings.NewReader(answer)}.run(t, "invalidate", "--project", "demo", "--tag", "a", "--api-url", rec.URL, "--token", "tok")
+			if out.code != exitOK || len(rec.requests()) != 0 {
+				t.Fatalf("exit %d, requests %d; want 0 and none", out.code, len(rec.requests()))
+			}
+			if !strings.HasSuffix(out.stderr, "[y/N] Canceled: nothing was sent.\n") || out.stdout != "" {
+				t.Errorf("stderr %q, stdout %q; want the prompt, then the cancel on stderr only", out.stderr, out.stdout)
+			}
+		})
+	}
 }
 
 func TestMockNeedsNoTokenNorNetwork(t *testing.T) {
@@ -742,7 +749,7 @@ func TestVersion(t *testing.T) {
 			break
 		}
 	}
-	want := fmt.Sprintf("edgecache %s (OpenAPI document %s)\n", edgecache.Version, specVersion)
+	want := fmt.Sprintf("edgecache %s (OpenAPI document %s)\n", edgecache.Version(), specVersion)
 	if specVersion == "" || out.stdout != want {
 		t.Errorf("--version printed %q, want %q", out.stdout, want)
 	}

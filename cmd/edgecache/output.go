@@ -20,15 +20,22 @@ func printDryRun(w io.Writer, client *edgecache.Client, calls []edgecache.Reques
 		prepared = append(prepared, p)
 	}
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"dryRun": true, "requests": prepared})
+		return writeJSON(w, map[string]any{"dryRun": true, "requests": prepared})
 	}
 	for _, p := range prepared {
 		fmt.Fprintf(w, "%s %s\n%s\n", p.Method, p.URL, p.Body)
 	}
 	fmt.Fprintf(w, "dry run: %d request(s), nothing sent\n", len(prepared))
 	return nil
+}
+
+// writeJSON prints v indented, for people and programs alike. It leaves &, < and > as they
+// are: a URL's query holds &, and no HTML page embeds this output.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // printSummary reports a purge in a few lines of text: counts and a few examples, never the

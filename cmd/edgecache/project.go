@@ -28,7 +28,7 @@ func readProjectLink(dir string) (projectLink, error) {
 		return link, fmt.Errorf("reading %s: %w", path, err)
 	}
 	if err := json.Unmarshal(data, &link); err != nil {
-		return link, fmt.Errorf("%s is not valid JSON (%v); run `vercel link` again or pass --project", path, err)
+		return link, fmt.Errorf("%s is not valid JSON (%w); run `vercel link` again or pass --project", path, err)
 	}
 	return link, nil
 }

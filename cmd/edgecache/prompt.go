@@ -11,6 +11,10 @@ import (
 	"github.com/vercelkit/edgecache"
 )
 
+// errCanceled is a confirmation answered with anything but y or yes: the command ends with
+// exit 0 and nothing sent, as vercel's does.
+var errCanceled = errors.New("canceled at the confirmation")
+
 // confirm shows what will happen and asks on a terminal; anywhere else it refuses and prints
 // the command to rerun with --yes. A signal ends it at once, with nothing sent.
 func confirm(ctx context.Context, e env, v verb, k itemKind, s scope, f purgeFlags, items []string) error {
@@ -55,7 +59,7 @@ func confirm(ctx context.Context, e env, v verb, k itemKind, s scope, f purgeFla
 			return nil
 		}
 	}
-	return errors.New("aborted: nothing was sent")
+	return errCanceled
 }
 
 func targetText(target string) string {
@@ -135,7 +139,7 @@ func commandLine(v verb, f purgeFlags) string {
 
 func shellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:,=@", r))
+		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && !strings.ContainsRune("-_./:,=@", r)
 	}) < 0 {
 		return s
 	}

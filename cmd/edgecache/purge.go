@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -117,12 +116,13 @@ from $VERCEL_ORG_ID, then orgId in .vercel/project.json (sent only when it is a 
 $VERCEL_TOKEN. Items are trimmed and sent once each, in requests of at most 16 tags or 8 source
 images. --tags-file and --srcimgs-file take one item per line (at most 1,000,000 lines and
 64 MiB; a leading byte-order mark is dropped). Without --yes it asks on a terminal, and refuses
-(exit 2) anywhere else.
+(exit 2) anywhere else; answering anything but y or yes cancels it (exit 0, nothing sent).
 
-Exit codes: 0 everything purged; 1 an API or network failure (partial ones included); 2 bad
-usage or invalid input, with nothing sent; 130 or 143 when SIGINT or SIGTERM ended it.`,
+Exit codes: 0 everything purged, or canceled at the prompt; 1 an API or network failure
+(partial ones included); 2 bad usage or invalid input, with nothing sent; 130 or 143 when
+SIGINT or SIGTERM ended it.`,
 		Example: v.examples,
-		Args:    cobra.NoArgs,
+		Args:    noPositionalItems,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f.deadlineSet = cmd.Flags().Changed(deadlineFlag)
 			return runPurge(cmd.Context(), e, v, f)
@@ -140,8 +140,8 @@ usage or invalid input, with nothing sent; 130 or 143 when SIGINT or SIGTERM end
 		// Known but hidden, so that using it earns a message that explains, not "unknown flag".
 		_ = fl.MarkHidden(deadlineFlag)
 	}
-	fl.StringVar(&f.teamID, "team-id", "", "team id, team_… (default $VERCEL_ORG_ID, then .vercel/project.json)")
-	fl.StringVar(&f.slug, "scope", "", "team slug, as in vercel --scope")
+	fl.StringVar(&f.teamID, "team-id", "", "team id, team_… (default $VERCEL_ORG_ID, then .vercel/project.json); not with --scope")
+	fl.StringVar(&f.slug, "scope", "", "team slug, as in vercel --scope; not with --team-id")
 	fl.StringVar(&f.slug, "slug", "", "team slug (the same as --scope)")
 	fl.StringVarP(&f.token, "token", "t", "", "Vercel token (default $VERCEL_TOKEN)")
 	fl.StringVar(&f.apiURL, "api-url", edgecache.DefaultBaseURL, "API base URL; plain http only to this machine (loopback)")
@@ -153,6 +153,30 @@ usage or invalid input, with nothing sent; 130 or 143 when SIGINT or SIGTERM end
 	fl.IntVar(&f.concurrency, "concurrency", edgecache.DefaultBulkConcurrency, "most requests in flight at once")
 	fl.StringVar(&f.remainingFile, "remaining-file", "", "write every item not purged to this file, one per line, ready for --tags-file or --srcimgs-file")
 	return cmd
+}
+
+// noPositionalItems refuses arguments that are not flags. Tags and source images are given by
+// flag, so a bare word is most likely one of them: the error says which flag takes it.
+func noPositionalItems(_ *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	suggestion := make([]string, 0, 2*len(args))
+	for _, arg := range args {
+		flag := tagKind.flag
+		if looksLikeImage(arg) {
+			flag = imageKind.flag
+		}
+		suggestion = append(suggestion, flag, shellQuote(arg))
+	}
+	return fmt.Errorf("unexpected argument %q: tags and source images are given by flag; did you mean %s?",
+		args[0], strings.Join(suggestion, " "))
+}
+
+// looksLikeImage guesses whether an argument names a source image rather than a tag: a path
+// or a URL.
+func looksLikeImage(arg string) bool {
+	return strings.HasPrefix(arg, "/") || strings.Contains(arg, "://")
 }
 
 // checkUsage refuses flag combinations that cannot make one request, and returns what the
@@ -169,6 +193,10 @@ func checkUsage(v verb, f purgeFlags) (itemKind, error) {
 		return itemKind{}, errors.New("--revalidation-deadline-seconds applies to dangerously-delete only: invalidate already serves stale content while pages revalidate")
 	case hasImages && f.target != "":
 		return itemKind{}, errors.New("--target applies to tags only: the source-image operations act on every environment")
+	case f.teamID != "" && f.slug != "":
+		// The API takes both, and which one wins is Vercel's to decide: name the team once.
+		return itemKind{}, fmt.Errorf("--team-id %s and --scope %s both name the team: give one, --team-id by id or --scope by slug",
+			shellQuote(f.teamID), shellQuote(f.slug))
 	case f.concurrency < 1:
 		return itemKind{}, fmt.Errorf("--concurrency must be at least 1, not %d", f.concurrency)
 	case (f.tagsFile == "-" || f.srcImagesFile == "-") && !f.yes && !f.dryRun:
@@ -200,7 +228,7 @@ func runPurge(ctx context.Context, e env, v verb, f purgeFlags) error {
 	if kind == imageKind {
 		values, file = f.srcImages, f.srcImagesFile
 	}
-	items, err := collectItems(ctx, kind, values, file, e.stdin)
+	items, fromFile, err := collectItems(ctx, kind, values, file, e.stdin)
 	if err != nil {
 		return err
 	}
@@ -212,7 +240,7 @@ func runPurge(ctx context.Context, e env, v verb, f purgeFlags) error {
 	// requests and the distinct items that the prompt and the summary count.
 	calls, err := edgecache.Split(req)
 	if err != nil {
-		return err
+		return fileLineError(err, v, kind, sc, f, items, fromFile, file)
 	}
 	var distinct []string
 	for _, call := range calls {
@@ -229,7 +257,13 @@ func runPurge(ctx context.Context, e env, v verb, f purgeFlags) error {
 		return printDryRun(e.stdout, client, calls, f.json)
 	}
 	if !f.yes {
-		if err := confirm(ctx, e, v, kind, sc, f, distinct); err != nil {
+		err := confirm(ctx, e, v, kind, sc, f, distinct)
+		if errors.Is(err, errCanceled) {
+			// A person said no: as with vercel, that is a cancel, not a failure.
+			fmt.Fprintln(e.stderr, "Canceled: nothing was sent.")
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -244,9 +278,7 @@ func runPurge(ctx context.Context, e env, v verb, f purgeFlags) error {
 		progress.finish()
 	}
 	if f.json {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if encErr := enc.Encode(res); encErr != nil {
+		if encErr := writeJSON(e.stdout, res); encErr != nil {
 			return &failure{err: encErr}
 		}
 	} else {
@@ -257,7 +289,7 @@ func runPurge(ctx context.Context, e env, v verb, f purgeFlags) error {
 			fmt.Fprintf(e.stderr, "edgecache: --remaining-file: %v\n", writeErr)
 			f.remainingFile = "" // the finishing advice cannot point at it
 			if err == nil {
-				return reported
+				return errReported
 			}
 		}
 	}
@@ -267,7 +299,7 @@ func runPurge(ctx context.Context, e env, v verb, f purgeFlags) error {
 	left := len(distinct) - len(res.Purged)
 	fmt.Fprintf(e.stderr, "edgecache: %d of %s not purged: %s.\n", left, kind.count(len(distinct)), reason(ctx, err, f))
 	fmt.Fprintln(e.stderr, finishLine(v, kind, f, left))
-	return reported
+	return errReported
 }
 
 // request builds the one request that holds every item; Split and Bulk cut it up.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -24,8 +25,9 @@ func newRootCommand(e env) *cobra.Command {
                       waits for the origin, which for many pages is a cache stampede. For
                       content that is gone from the origin.
 
-Exit codes: 0 everything purged; 1 an API or network failure (partial ones included);
-2 bad usage or invalid input, with nothing sent; 130 or 143 when SIGINT or SIGTERM ended it.`,
+Exit codes: 0 everything purged, or canceled at the prompt; 1 an API or network failure
+(partial ones included); 2 bad usage or invalid input, with nothing sent; 130 or 143 when
+SIGINT or SIGTERM ended it.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -44,10 +46,27 @@ Exit codes: 0 everything purged; 1 an API or network failure (partial ones inclu
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return fmt.Errorf("%v (see %s --help)", err, cmd.CommandPath())
+		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())
 	})
-	root.AddCommand(newPurgeCommand(e, invalidateVerb), newPurgeCommand(e, deleteVerb), newServeCommand(e))
+	root.AddCommand(newPurgeCommand(e, invalidateVerb), newPurgeCommand(e, deleteVerb), newServeCommand(e), newCacheHint())
 	return root
+}
+
+// newCacheHint catches the Vercel CLI's word order, `edgecache cache invalidate …`, which
+// would otherwise be an unknown command, and says what to type instead. It is hidden from
+// --help, and its arguments are never repeated: they may hold a token.
+func newCacheHint() *cobra.Command {
+	return &cobra.Command{
+		Use:                "cache",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 && (args[0] == invalidateVerb.name || args[0] == deleteVerb.name) {
+				return fmt.Errorf(`drop "cache": edgecache %s takes the same flags as vercel cache %s`, args[0], args[0])
+			}
+			return errors.New(`edgecache has no "cache" command: its commands are vercel cache's without "cache" (invalidate, dangerously-delete), and serve; see edgecache --help`)
+		},
+	}
 }
 
 // version is the module's version and the version of the OpenAPI document it was built from,
@@ -57,5 +76,5 @@ func version() string {
 	if doc, err := openapi3.NewLoader().LoadFromData(edgecache.OpenAPISpec); err == nil && doc.Info != nil {
 		specVersion = doc.Info.Version
 	}
-	return fmt.Sprintf("%s (OpenAPI document %s)", edgecache.Version, specVersion)
+	return fmt.Sprintf("%s (OpenAPI document %s)", edgecache.Version(), specVersion)
 }

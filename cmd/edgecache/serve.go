@@ -54,6 +54,7 @@ func newServeCommand(e env) *cobra.Command {
 
 		rateLimit        string
 		rateLimitHeaders bool
+		allowRemote      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -65,10 +66,11 @@ request and its verdict. By default any non-empty bearer token is accepted. Noth
 deleted.
 
 Under /__admin/ an admin API lets a test in any language see what was sent and script faults:
+  GET    /__admin/                          an index of these paths
   GET    /__admin/requests[?operation=ID]   the recorded requests: {"requests":[…],"dropped":N}
   DELETE /__admin/requests                  clear them
   POST   /__admin/faults                    queue a fault: {"operation","times","status",
-                                            "retryAfter","body","delayMs","drop"}
+                                            "retryAfter","retryAfterMs","body","delayMs","drop"}
   GET    /__admin/faults, DELETE /__admin/faults
   POST   /__admin/reset                     clear the requests and the faults
   GET    /__admin/spec                      the OpenAPI document the fake validates against
@@ -78,15 +80,23 @@ holds a bearer token.
 A client cannot hold the server: a connection is closed when its request takes longer than
 --read-timeout to arrive (its headers, --read-header-timeout), when its answer cannot be
 written within --write-timeout, or when it stays idle between requests for --idle-timeout.
-At most --max-conns connections are served at once; more wait to be accepted.`,
+At most --max-conns connections are served at once; more wait to be accepted.
+
+It listens on loopback only unless --allow-remote is given: the fake accepts any token, and
+its admin API can rewrite its answers. Give --allow-remote with --addr 0.0.0.0:8787 in a
+container, where that address is the container's own.`,
 		Example: `  edgecache serve --addr 127.0.0.1:8787
   curl -X POST 'http://127.0.0.1:8787/v1/edge-cache/invalidate-by-tags?projectIdOrName=demo' \
     -H 'Authorization: Bearer test-token' -H 'Content-Type: application/json' -d '{"tags":["blog"]}'
   curl 'http://127.0.0.1:8787/__admin/requests?operation=invalidateByTags'
-  curl -X POST http://127.0.0.1:8787/__admin/faults -d '{"status":429,"retryAfter":"1","times":2}'
+  curl -X POST http://127.0.0.1:8787/__admin/faults -d '{"status":429,"retryAfterMs":"50","times":2}'
   edgecache dangerously-delete --api-url http://127.0.0.1:8787 --token test-token --project demo --tag blog --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !loopbackOnly(addr) && !allowRemote {
+				return fmt.Errorf("--addr %s: other machines could reach the fake and its admin API: "+
+					"pass --allow-remote if that is meant (as in a container), or listen on 127.0.0.1", addr)
+			}
 			if err := limits.check(latency); err != nil {
 				return err
 			}
@@ -113,7 +123,8 @@ At most --max-conns connections are served at once; more wait to be accepted.`,
 			return serve(cmd.Context(), e, addr, limits, edgecachetest.NewHandler(opts...))
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8787", "address to listen on (port 0 picks a free one, printed on stderr)")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8787", "address to listen on (port 0 picks a free one, printed on stderr); loopback only, unless --allow-remote")
+	cmd.Flags().BoolVar(&allowRemote, "allow-remote", false, "allow an --addr other machines can reach, such as 0.0.0.0:8787 in a container")
 	cmd.Flags().StringVar(&token, "token", "", "accept only this bearer token (default: any non-empty token)")
 	cmd.Flags().DurationVar(&latency, "latency", 0, "delay every answer, e.g. 20ms")
 	// The defaults leave a slow client a body of 1 MiB at 35 KB/s, and --latency up to a minute.
@@ -128,6 +139,21 @@ At most --max-conns connections are served at once; more wait to be accepted.`,
 	return cmd
 }
 
+// loopbackOnly reports whether addr can be reached from this machine only: localhost or a
+// loopback IP. An empty host (":8787") is every interface; any other name could resolve
+// anywhere. A malformed address counts as loopback, so that listening reports it.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // rateLimitOptions turns --rate-limit N/DURATION (100/1m; a bare unit, 5/s, means 1 of it) and
 // --rate-limit-headers into the fake's options.
 func rateLimitOptions(limit string, headers bool) ([]edgecachetest.Option, error) {
@@ -138,7 +164,7 @@ func rateLimitOptions(limit string, headers bool) ([]edgecachetest.Option, error
 		return nil, nil
 	}
 	count, window, _ := strings.Cut(limit, "/")
-	if window != "" && strings.IndexAny(window[:1], "0123456789.") < 0 {
+	if window != "" && !strings.ContainsAny(window[:1], "0123456789.") {
 		window = "1" + window
 	}
 	n, nErr := strconv.Atoi(count)
@@ -155,7 +181,7 @@ func rateLimitOptions(limit string, headers bool) ([]edgecachetest.Option, error
 
 // serve runs handler on addr until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, e env, addr string, limits serveLimits, handler http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
@@ -169,8 +195,17 @@ func serve(ctx context.Context, e env, addr string, limits serveLimits, handler 
 		WriteTimeout:      limits.write,
 		IdleTimeout:       limits.idle,
 	}
-	fmt.Fprintf(e.stderr, "edgecache: serving the fake endpoint on http://%s (Ctrl-C to stop)\n", ln.Addr())
-	fmt.Fprintf(e.stderr, "edgecache: admin API on http://%s/__admin/\n", ln.Addr())
+	// Every interface ("0.0.0.0:8787", shown as [::]:8787) is no address to connect to: the
+	// URL printed for this machine's clients is its loopback one.
+	local := ln.Addr().String()
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		local = net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+	}
+	fmt.Fprintf(e.stderr, "edgecache: serving the fake endpoint on http://%s (Ctrl-C to stop)\n", local)
+	if !loopbackOnly(addr) {
+		fmt.Fprintf(e.stderr, "edgecache: WARNING: --allow-remote: listening on %s; other machines can reach the fake and its admin API\n", ln.Addr())
+	}
+	fmt.Fprintf(e.stderr, "edgecache: admin API on http://%s/__admin/\n", local)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

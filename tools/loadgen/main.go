@@ -297,7 +297,7 @@ func (s *netHTTPSender) send() (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode/100 != 2 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxMessage))
 		return resp.StatusCode, strings.TrimSpace(string(data)), nil
@@ -332,7 +332,7 @@ func (s *rawSender) close() {
 
 func (s *rawSender) send() (int, string, error) {
 	if s.conn == nil {
-		conn, err := net.DialTimeout("tcp", s.addr, s.timeout)
+		conn, err := (&net.Dialer{Timeout: s.timeout}).DialContext(context.Background(), "tcp", s.addr)
 		if err != nil {
 			return 0, "", err
 		}

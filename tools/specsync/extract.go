@@ -58,7 +58,7 @@ func Extract(data []byte, operationIDs []string) ([]byte, error) {
 	}
 	t, err := parseTree(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
 	doc, err := extractNode(t, operationIDs)
 	if err != nil {
@@ -427,7 +427,7 @@ func (d *dependencies) components() (*yaml.Node, error) {
 func parsePointer(ref string) ([]string, error) {
 	frag, err := url.PathUnescape(strings.TrimPrefix(ref, "#"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: $ref %q: %v", ErrInvalidSpec, ref, err)
+		return nil, fmt.Errorf("%w: $ref %q: %w", ErrInvalidSpec, ref, err)
 	}
 	if frag == "" {
 		return nil, nil
@@ -462,10 +462,10 @@ func Validate(spec []byte, operationIDs []string) error {
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(spec)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+		return fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
 	if err := doc.Validate(context.Background()); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+		return fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
 	have := map[string]bool{}
 	for _, item := range doc.Paths.Map() {

@@ -114,15 +114,15 @@ func Update(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 			fmt.Fprintf(out, "%s", cmdErr.Output)
 		}
 		if rerr := snap.Restore(); rerr != nil {
-			return res, fmt.Errorf("%w: %v; restoring the previous %s and %s/ failed too, restore them by hand: %v",
+			return res, fmt.Errorf("%w: %w; restoring the previous %s and %s/ failed too, restore them by hand: %w",
 				ErrRegenerate, err, SpecFile, APIDir, rerr)
 		}
-		return res, fmt.Errorf("%w: %v; restored the previous %s and %s/", ErrRegenerate, err, SpecFile, APIDir)
+		return res, fmt.Errorf("%w: %w; restored the previous %s and %s/", ErrRegenerate, err, SpecFile, APIDir)
 	}
 	res.Regenerated = true
 	fmt.Fprintf(out, "regenerated %s/ and built it (go generate ./..., go build ./%s/)\n", APIDir, APIDir)
 	if report.Breaking() > 0 {
-		fmt.Fprintln(out, "next: bring the wrapper in line with \"What breaks for this client\" and run `make test` (see the README, \"When the spec changes\")")
+		fmt.Fprintln(out, "next: bring the wrapper in line with \"What breaks for this client\" and run `make test` (see docs/spec-updates.md)")
 	}
 	return res, nil
 }

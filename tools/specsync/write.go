@@ -36,7 +36,7 @@ func Render(spec []byte, p Provenance) []byte {
 	fmt.Fprintf(&b, "# Vendored on %s.\n", p.Date.Format(time.DateOnly))
 	b.WriteString("#\n")
 	b.WriteString("# Go naming lives in oapi-codegen.yaml, never here, so that a newer upstream document can be\n")
-	b.WriteString("# dropped in unchanged (see `make update-spec` and the README, \"When the spec changes\").\n")
+	b.WriteString("# dropped in unchanged (see `make update-spec` and docs/spec-updates.md).\n")
 	b.Write(spec)
 	return b.Bytes()
 }
