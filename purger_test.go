@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -535,6 +536,81 @@ func TestPurgerAccountingUnderFaults(t *testing.T) {
 			if purged+failed+interrupted+notSent+refused != 2*callers {
 				t.Errorf("%d tags accounted for, want %d", purged+failed+interrupted+notSent+refused, 2*callers)
 			}
+		})
+	}
+}
+
+// BenchmarkPurger: 1,000 goroutines each invalidate one distinct tag, starting one a
+// millisecond (all within one second), through one Purger with its defaults. Every caller must
+// be told nil and the fake must accept every tag once. Without a limit (20 ms latency) it
+// reports the requests sent; against a fake limited to 5 requests a second in fixed one-second
+// windows (EDGECACHE_BENCH_RATELIMIT=1; scripts/bench-ratelimit.sh), each way of signalling the
+// limit, also the wall time over the floor, ceil(1000/16) requests / 5 per second = 12.6 s,
+// and the 429s (targets: at most 70 requests, 1.15x the floor).
+func BenchmarkPurger(b *testing.B) {
+	const goroutines = 1000
+	minRequests := (goroutines + edgecache.MaxTagsPerRequest - 1) / edgecache.MaxTagsPerRequest
+	run := func(b *testing.B, c *edgecache.Client, calls func() int) (time.Duration, int) {
+		tags := pacedTags(goroutines)
+		p := c.NewPurger(edgecache.PurgerOptions{})
+		errs := make([]error, goroutines)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for i, tag := range tags {
+			wg.Go(func() {
+				time.Sleep(time.Until(start.Add(time.Duration(i) * time.Millisecond)))
+				errs[i] = p.Purge(b.Context(), invalidate(tag))
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		if err := p.Close(b.Context()); err != nil {
+			b.Fatalf("Close: %v", err)
+		}
+		for i, err := range errs {
+			if err != nil {
+				b.Fatalf("caller %d: %v", i, err)
+			}
+		}
+		return elapsed, calls()
+	}
+
+	b.Run("unlimited/latency=20ms", func(b *testing.B) {
+		var requests int
+		for range b.N {
+			s := edgecachetest.NewServer(edgecachetest.WithLatency(20 * time.Millisecond))
+			c, err := s.NewClient()
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, n := run(b, c, s.Calls)
+			if got := sortedAccepted(s); !slices.Equal(got, pacedTags(goroutines)) {
+				b.Fatalf("the fake accepted %d tags, want the %d, each once", len(got), goroutines)
+			}
+			requests += n
+			s.Close()
+		}
+		b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
+	})
+
+	for _, signal := range rateLimitSignals {
+		b.Run("limit=5-per-s/signal="+signal, func(b *testing.B) {
+			if os.Getenv("EDGECACHE_BENCH_RATELIMIT") == "" {
+				b.Skip("a run at 5 requests/s takes 13 s: set EDGECACHE_BENCH_RATELIMIT=1")
+			}
+			var requests, limited int
+			var elapsed time.Duration
+			for range b.N {
+				fake, url := rateLimitedFake(b, 5, signal)
+				d, n := run(b, clientFor(b, url), func() int { return int(fake.calls.Load()) })
+				elapsed += d
+				requests += n
+				limited += int(fake.limited.Load())
+			}
+			floor := time.Duration(minRequests) * time.Second / 5
+			b.ReportMetric(float64(elapsed)/float64(b.N)/float64(floor), "x-floor")
+			b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
+			b.ReportMetric(float64(limited)/float64(b.N), "429s/op")
 		})
 	}
 }
