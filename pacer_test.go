@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/vercelkit/edgecache"
 	"github.com/vercelkit/edgecache/edgecachetest"
 )
@@ -588,29 +590,14 @@ func (f *limitedFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func rateLimitedFake(tb testing.TB, limit int, signal string) (*limitedFake, string) {
 	tb.Helper()
 	opts := []edgecachetest.Option{edgecachetest.WithRateLimit(limit, time.Second), edgecachetest.WithoutRecording()}
-	if signal == "headers" {
+	switch signal {
+	case "headers":
 		opts = append(opts, edgecachetest.WithRateLimitHeaders())
+	case "retry-after":
+		opts = append(opts, edgecachetest.WithRateLimitRetryAfterOnly())
 	}
 	f := &limitedFake{fake: edgecachetest.NewHandler(opts...)}
-	if signal == "retry-after" {
-		f.fake = withoutLimitBlock(f.fake)
-	}
 	return f, newHTTPServer(tb, f).URL
-}
-
-// withoutLimitBlock answers a 429 with its Retry-After and an envelope without the limit block.
-func withoutLimitBlock(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		maps.Copy(w.Header(), rec.Header())
-		if rec.Code != http.StatusTooManyRequests {
-			w.WriteHeader(rec.Code)
-			_, _ = w.Write(rec.Body.Bytes())
-			return
-		}
-		write429(w, nil)
-	})
 }
 
 // BenchmarkPacedBulk purges tags at concurrency 8. Without a limit, at 20 ms latency: 10,000
@@ -651,16 +638,8 @@ func BenchmarkPacedBulk(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(floor), "x-floor")
 	})
 
-	for _, run := range []struct {
-		tags, limit int
-		signals     []string
-	}{
-		{1500, 5, rateLimitSignals},
-		{2000, 5, rateLimitSignals},
-		{10000, 5, []string{"block"}},
-		{10000, 50, rateLimitSignals},
-	} {
-		for _, signal := range run.signals {
+	for _, run := range []struct{ tags, limit int }{{1500, 5}, {2000, 5}, {10000, 5}, {1500, 50}, {2000, 50}, {10000, 50}} {
+		for _, signal := range rateLimitSignals {
 			b.Run(fmt.Sprintf("tags=%d/limit=%d-per-s/signal=%s", run.tags, run.limit, signal), func(b *testing.B) {
 				requests := (run.tags + edgecache.MaxTagsPerRequest - 1) / edgecache.MaxTagsPerRequest
 				if os.Getenv("EDGECACHE_BENCH_RATELIMIT") == "" {
@@ -688,5 +667,137 @@ func BenchmarkPacedBulk(b *testing.B) {
 				b.ReportMetric(float64(limited)/float64(b.N), "429s/op")
 			})
 		}
+	}
+}
+
+// *rate.Limiter from golang.org/x/time/rate is the outside limiter Limiter documents.
+var _ edgecache.Limiter = (*rate.Limiter)(nil)
+
+// countingLimiter is an outside limiter that counts its waits and refuses after allow of them
+// (never when allow is negative).
+type countingLimiter struct {
+	allow int64
+	waits atomic.Int64
+}
+
+var errLimiterRefused = errors.New("limiter refused")
+
+func (l *countingLimiter) Wait(ctx context.Context) error {
+	if n := l.waits.Add(1); l.allow >= 0 && n > l.allow {
+		return errLimiterRefused
+	}
+	return ctx.Err()
+}
+
+// Every request waits for the outside limiter, retries and requests sent again after a 429
+// included: it sees exactly what the server sees. Its own error stops a bulk purge, which
+// says why; the purger gives it to the callers whose items it held back.
+func TestOutsideLimiter(t *testing.T) {
+	t.Run("every request", func(t *testing.T) {
+		s := newFake(t)
+		s.FailNext(1, edgecachetest.Fault{Status: http.StatusServiceUnavailable})
+		s.FailNext(1, edgecachetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"})
+		c := newClient(t, s, (&fakeClock{}).Option())
+		lim := &countingLimiter{allow: -1}
+		tags := pacedTags(100)
+		res, err := c.Bulk(t.Context(), deleteRequest(tags...), edgecache.BulkOptions{Concurrency: 2, Limiter: lim})
+		if err != nil || len(res.Purged) != len(tags) {
+			t.Fatalf("Bulk: %v, purged %d", err, len(res.Purged))
+		}
+		if got, want := lim.waits.Load(), int64(s.Calls()); got != want || want != 9 {
+			t.Errorf("the limiter was waited for %d times, the server saw %d requests; want both 9 (7 and a retry and a re-send)", got, want)
+		}
+	})
+	t.Run("refusing stops a bulk purge", func(t *testing.T) {
+		s := newFake(t)
+		c := newClient(t, s)
+		res, err := c.Bulk(t.Context(), deleteRequest(pacedTags(100)...), edgecache.BulkOptions{Concurrency: 1, Limiter: &countingLimiter{allow: 2}})
+		if !errors.Is(err, errLimiterRefused) || len(res.Purged) != 32 || len(res.NotAttempted) != 68 || s.Calls() != 2 {
+			t.Errorf("err %v, purged %d, not attempted %d, %d requests; want the limiter's error, 32, 68, 2",
+				err, len(res.Purged), len(res.NotAttempted), s.Calls())
+		}
+	})
+	t.Run("purger", func(t *testing.T) {
+		s := newFake(t)
+		c := newClient(t, s)
+		lim := &countingLimiter{allow: 1}
+		p := c.NewPurger(edgecache.PurgerOptions{Window: time.Hour, Limiter: lim})
+		closePurger(t, p)
+		if err := p.Purge(t.Context(), invalidate(pacedTags(16)...)); err != nil {
+			t.Fatalf("first Purge = %v", err)
+		}
+		if err := p.Purge(t.Context(), invalidate(pacedTags(17)[1:]...)); !errors.Is(err, errLimiterRefused) {
+			t.Errorf("second Purge = %v, want the limiter's error", err)
+		}
+		if s.Calls() != 1 || lim.waits.Load() != 2 {
+			t.Errorf("%d requests, %d waits; want 1 and 2", s.Calls(), lim.waits.Load())
+		}
+	})
+}
+
+// A shared pause is logged at debug level when it begins, with its wait and the server's limit,
+// and the rate learned when it is learned.
+func TestRateLimitWaitsAreLogged(t *testing.T) {
+	clock := newManualClock(paceStart)
+	limit := &windowLimit{clock: clock, n: 5, signal: "block"}
+	g := &gatedFake{fake: edgecachetest.NewHandler(edgecachetest.WithTokens(testToken)),
+		signal: func(w http.ResponseWriter, _ *http.Request) bool { return limit.refuse(w) }}
+	var logs logBuffer
+	c := clientOf(t, newHTTPServer(t, g), edgecache.WithClock(clock.Now, clock.Sleep), logs.option())
+	run := startBulk(t, c, pacedTags(500), edgecache.BulkOptions{Concurrency: 8}, func() {})
+	clock.awaitSleepers(t, 8, nil)
+	clock.Advance(time.Second)
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(logs.String(), "every request waits") < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	clock.awaitSleepers(t, 8, nil)
+	clock.Advance(time.Second)
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(logs.String(), "pacing requests") && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	run.cancel()
+	run.wait(t)
+	got := logs.String()
+	for _, want := range []string{
+		`level=DEBUG msg="edgecache: rate limited (429); every request waits" wait=1s limit=5`,
+		`level=DEBUG msg="edgecache: pacing requests at the rate the server allowed" rate=4.75/s`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the log lacks %q:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "every request waits"); n != 2 {
+		t.Errorf("%d pauses logged, want 2 (one per pause, not per request):\n%s", n, got)
+	}
+}
+
+// A 2xx answer carries the rate limit the server reported, as go-github's Response.Rate does;
+// an error without a limit block takes it from the headers too.
+func TestResultCarriesTheRateLimit(t *testing.T) {
+	var headers atomic.Bool
+	_, _, url := fakeBehind(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if headers.Load() {
+				w.Header().Set("X-RateLimit-Limit", "100")
+				w.Header().Set("X-RateLimit-Remaining", "42")
+				w.Header().Set("X-RateLimit-Reset", "1700000060")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}, edgecachetest.WithProjects(testProject))
+	c := clientFor(t, url, noRetry)
+	res, err := c.InvalidateByTags(t.Context(), invalidate("a"))
+	if err != nil || res.RateLimit != nil {
+		t.Fatalf("without headers: %+v, %v; want no RateLimit", res, err)
+	}
+	headers.Store(true)
+	want := edgecache.RateLimit{Total: 100, Remaining: 42, Reset: 1700000060, ResetMs: 1700000060000}
+	res, err = c.InvalidateByTags(t.Context(), invalidate("a"))
+	if err != nil || res.RateLimit == nil || *res.RateLimit != want {
+		t.Errorf("Result %+v (RateLimit %+v), %v; want RateLimit %+v", res, res.RateLimit, err, want)
+	}
+	_, err = c.InvalidateByTags(t.Context(), edgecache.InvalidateByTagsRequest{ProjectIDOrName: "prj_missing", Tags: edgecache.TagList("a")})
+	if apiErr, ok := errors.AsType[*edgecache.APIError](err); !ok || apiErr.RateLimit == nil || *apiErr.RateLimit != want {
+		t.Errorf("404: %v; want an *APIError with RateLimit %+v", err, want)
 	}
 }
