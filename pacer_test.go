@@ -392,6 +392,44 @@ func TestBulkLearnsTheLimitCheaply(t *testing.T) {
 	}
 }
 
+// With a limit above the concurrency, what the server says the window allows keeps a bulk
+// purge within it: with X-RateLimit-Remaining on every answer, from the start; with the limit
+// block's total, from the first pause on. Each window then gets exactly the limit and one
+// probe, where free-running workers would each have met the 429.
+func TestBulkKeepsWithinTheWindowItIsTold(t *testing.T) {
+	for _, signal := range []string{"block", "headers"} {
+		t.Run(signal, func(t *testing.T) {
+			const concurrency, n = 8, 50
+			clock := newManualClock(paceStart)
+			limit := &windowLimit{clock: clock, n: n, signal: signal}
+			g := &gatedFake{fake: edgecachetest.NewHandler(edgecachetest.WithTokens(testToken)),
+				signal: func(w http.ResponseWriter, _ *http.Request) bool { return limit.refuse(w) }}
+			c := clientOf(t, newHTTPServer(t, g), edgecache.WithClock(clock.Now, clock.Sleep))
+			tags := pacedTags(5000)
+			run := startBulk(t, c, tags, edgecache.BulkOptions{Concurrency: concurrency}, func() {})
+
+			clock.awaitSleepers(t, concurrency, nil)
+			calls1, limited1 := limit.counts()
+			if signal == "headers" && (calls1 != n+1 || limited1 != 1) {
+				t.Errorf("first window: %d requests, %d answered 429; want %d and 1", calls1, limited1, n+1)
+			}
+			clock.Advance(time.Second)
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
+				if calls, _ := limit.counts(); calls >= calls1+n+1 || time.Now().After(deadline) {
+					break
+				}
+			}
+			clock.awaitSleepers(t, concurrency, nil)
+			if calls, limited := limit.counts(); calls-calls1 != n+1 || limited-limited1 != 1 {
+				t.Errorf("second window: %d requests, %d answered 429; want %d and 1", calls-calls1, limited-limited1, n+1)
+			}
+			run.cancel()
+			run.wait(t)
+			checkAccounting(t, tags, run.res, acceptedItems(g.fake))
+		})
+	}
+}
+
 // Cancelling the context during a pause ends the purge at once, with exact accounting: the
 // batches waiting out the 429 are interrupted, the others were never sent. goleak (TestMain)
 // checks that no worker is left.
