@@ -394,6 +394,34 @@ func TestPurgerCloseGivesUp(t *testing.T) {
 	}
 }
 
+// A request waiting out a 429 when Close gives up is not sent again; its caller is told so,
+// with an error that matches ErrPurgerClosed and the 429's ErrRateLimited.
+func TestPurgerClosedDuringAPause(t *testing.T) {
+	_, rec, url := fakeBehind(t, func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Retry-After", "30")
+			write429(w, nil)
+		})
+	})
+	clock := newManualClock(paceStart)
+	c := clientFor(t, url, edgecache.WithClock(clock.Now, clock.Sleep))
+	p := c.NewPurger(edgecache.PurgerOptions{Window: time.Hour})
+	waiting := make(chan error, 1)
+	go func() { waiting <- p.Purge(t.Context(), invalidate(pacedTags(16)...)) }()
+	clock.awaitSleepers(t, 1, nil) // the request waits out the pause
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Errorf("Close = %v, want nil: the caller was told", err)
+	}
+	if err := <-waiting; !errors.Is(err, edgecache.ErrPurgerClosed) || !errors.Is(err, edgecache.ErrRateLimited) {
+		t.Errorf("the waiting caller got %v, want an error matching ErrPurgerClosed and ErrRateLimited", err)
+	}
+	if n := len(rec.Seen()); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
 // TestPurgerAccountingUnderFaults: goroutines purge distinct tags while the server answers
 // 429s (most with a wait, some without), 503s and 200s at random; some callers stop waiting;
 // Close is called mid-burst, sometimes with a context that ends. Every tag ends in exactly

@@ -52,7 +52,7 @@ func newServeCommand(e env) *cobra.Command {
 		maxRecorded int
 		limits      serveLimits
 
-		rateLimit                       string
+		rateLimit                        string
 		rateLimitHeaders, retryAfterOnly bool
 	)
 	cmd := &cobra.Command{
