@@ -13,8 +13,8 @@ import (
 
 // Limiter is an outside limit on how fast requests start, for [BulkOptions] and
 // [PurgerOptions]: Wait blocks until one more request may start, or returns an error (ctx's,
-// when it ends first), which stops the run. *rate.Limiter from golang.org/x/time/rate
-// satisfies it.
+// when it ends first). Its own error stops a bulk purge, and fails the items of the request a
+// purger was about to send. *rate.Limiter from golang.org/x/time/rate satisfies it.
 //
 // Vercel counts requests per token. Code that purges with one token from several places can
 // keep them all under one limit with one Limiter: pass the same *rate.Limiter to every bulk

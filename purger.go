@@ -411,6 +411,7 @@ func (p *Purger) Close(ctx context.Context) error {
 		p.cancel(fmt.Errorf("%w before the answer came: %w", ErrPurgerClosed, ctx.Err()))
 		<-p.stopped
 	}
+	p.cancel(ErrPurgerClosed) // nothing runs any more; this releases the context
 	if !first {
 		return nil
 	}
