@@ -47,6 +47,10 @@ type PurgerOptions struct {
 // before the content changed. Every request goes at one pace, the one [Client.Bulk] keeps: a
 // 429 pauses them all, the restart is gradual, and the rate the server allowed is kept.
 //
+// It takes deletions too, but prefer invalidation: deleting sends the next request for every
+// page under a tag to the origin, in the foreground, and merged deletions do so for many tags
+// at once (a cache stampede).
+//
 // A Purger is safe for concurrent use. Create it with [Client.NewPurger], and call Close when
 // done: Close sends whatever is still waiting, and ends the Purger's goroutines.
 type Purger struct {
