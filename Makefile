@@ -97,7 +97,8 @@ bench-recording:
 bench-cli:
 	scripts/bench-cli.sh
 
-## bench-ratelimit: 10,000-tag purges through the command against serve --rate-limit 5/1s and 50/1s (about 2.5 min; not run in CI)
+## bench-ratelimit: 10,000-tag purges through the command against serve --rate-limit 5/1s and 50/1s (about 2.5 min; not run in CI).
+## TAGS, RATES, SIGNALS (block headers retry-after) and MODE (cli, library, purger) choose others; see scripts/bench-ratelimit.sh
 bench-ratelimit:
 	scripts/bench-ratelimit.sh
 

@@ -1,6 +1,7 @@
 package edgecache
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,10 @@ type BulkOptions struct {
 	Progress func(BulkProgress)
 	// MaxRate, when not zero, caps the requests started per second (see docs/rate-limits.md).
 	MaxRate float64
+	// Limiter, when not nil, is waited for before each request, retries included, besides
+	// the pace learned from the server: one Limiter shared by every purge of a token keeps
+	// them all under one limit (see [Limiter]). An error from it stops the run.
+	Limiter Limiter
 }
 
 // BulkProgress is a bulk purge's state after one of its requests ended.
@@ -38,12 +43,14 @@ type BulkProgress struct {
 }
 
 // BulkResult accounts for every distinct item (tag or source image) exactly once: in Purged
-// (its request was answered 2xx), in one of Failed (sent, not purged), or in NotAttempted
-// (never sent: the input was invalid, an answer showed the rest would fail the same way, or
-// the context ended).
+// (its request was answered 2xx), in one of Failed (answered, not purged), in Interrupted
+// (the context ended while its request was under way: sent and not answered, or waiting to
+// be sent again, so it may or may not have been purged), or in NotAttempted (never sent: the
+// input was invalid, an answer showed the rest would fail the same way, or the context ended).
 type BulkResult struct {
 	Purged       []string      `json:"purged"`
 	Failed       []FailedBatch `json:"failed"`
+	Interrupted  []string      `json:"interrupted"`
 	NotAttempted []string      `json:"notAttempted"`
 }
 
@@ -58,21 +65,24 @@ type FailedBatch struct {
 
 // BulkError is returned, with the result, when a bulk purge did not purge every item.
 type BulkError struct {
-	// Failed and NotAttempted count items, as in the result.
-	Failed, NotAttempted int
-	errs                 []error
+	// Failed, Interrupted and NotAttempted count items, as in the result.
+	Failed, Interrupted, NotAttempted int
+	errs                              []error
 }
 
 // Error summarises the failure and gives the first request's error.
 func (e *BulkError) Error() string {
 	msg := fmt.Sprintf("edgecache: bulk purge incomplete: %d failed, %d not attempted", e.Failed, e.NotAttempted)
+	if e.Interrupted > 0 {
+		msg = fmt.Sprintf("edgecache: bulk purge incomplete: %d failed, %d interrupted, %d not attempted", e.Failed, e.Interrupted, e.NotAttempted)
+	}
 	if len(e.errs) > 0 {
 		msg += ": " + e.errs[0].Error()
 	}
 	return msg
 }
 
-// Unwrap gives errors.Is and errors.As every failed request's error, so that
+// Unwrap gives errors.Is and errors.As every failed or interrupted request's error, so that
 // errors.Is(err, ErrForbidden) holds when a request was refused.
 func (e *BulkError) Unwrap() []error { return e.errs }
 
@@ -82,7 +92,9 @@ func (e *BulkError) Unwrap() []error { return e.errs }
 // of at most 16 tags or 8 source images (see [Split]), every one validated before anything is
 // sent, and run with bounded concurrency; each is one call with its retries. The workers share
 // one pace: a 429 pauses them all until the server's reset, uses up no attempt while the wait
-// is within MaxRetryAfter, and the run then keeps to the rate the server allowed.
+// is within MaxRetryAfter, and the run then restarts gradually and keeps to the rate the
+// server allowed, within what each answer says the window still allows (see
+// docs/rate-limits.md). A pause that begins is logged at debug level (see [WithLogger]).
 //
 // After a 401, 402, 403 or 404, or a 429 it may not wait out, no new request starts: the rest
 // would fail the same way. The result is never nil and accounts for every distinct item exactly
@@ -94,38 +106,41 @@ func (e *BulkError) Unwrap() []error { return e.errs }
 func (c *Client) Bulk(ctx context.Context, req Request, opts BulkOptions) (*BulkResult, error) {
 	items := distinct(req.operation().items())
 	batches, err := split(req, items)
-	if err == nil && opts.Concurrency < 0 {
-		err = invalidCount("Concurrency", "must not be negative", opts.Concurrency)
-	}
-	if err == nil && !(opts.MaxRate >= 0) {
-		err = &ValidationError{Field: "MaxRate", Rule: "must not be negative", Value: fmt.Sprint(opts.MaxRate)}
+	if err == nil {
+		err = validatePace(opts.Concurrency, opts.MaxRate)
 	}
 	if err != nil {
-		return &BulkResult{Purged: []string{}, Failed: []FailedBatch{}, NotAttempted: items}, err
+		return &BulkResult{Purged: []string{}, Failed: []FailedBatch{}, Interrupted: []string{}, NotAttempted: items}, err
 	}
-	concurrency := opts.Concurrency
-	if concurrency == 0 {
-		concurrency = DefaultBulkConcurrency
-	}
+	concurrency := cmp.Or(opts.Concurrency, DefaultBulkConcurrency)
 	outcomes := make([]error, len(batches))
 	started := make([]bool, len(batches))
 	var (
 		next     atomic.Int64
 		halt     atomic.Bool
+		stopped  atomic.Value // the limiter's error that stopped the run
 		wg       sync.WaitGroup
 		progress = progressReporter{fn: opts.Progress, state: BulkProgress{Requests: len(batches), Items: len(items)}}
 	)
-	pacer := pace.New(opts.MaxRate, c.retry.MaxRetryAfter, c.now, c.sleep, progress.paused)
+	pacer := c.newPacer(min(concurrency, len(batches)), opts.MaxRate, opts.Limiter, progress.paused)
 	progress.pacer = pacer
 	for range min(concurrency, len(batches)) {
 		wg.Go(func() {
 			for !halt.Load() && ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= len(batches) || pacer.Wait(ctx) != nil {
+				if i >= len(batches) {
+					return
+				}
+				turn, err := pacer.Wait(ctx)
+				if err != nil {
+					if ctx.Err() == nil { // the outside limiter's own error
+						stopped.CompareAndSwap(nil, fmt.Errorf("edgecache: Limiter: %w", err))
+						halt.Store(true)
+					}
 					return
 				}
 				started[i] = true
-				_, err := c.send(ctx, batches[i].req.operation(), pacer)
+				_, err = c.send(ctx, batches[i].req.operation(), pacer, turn)
 				outcomes[i] = err
 				if haltsBulk(err) {
 					halt.Store(true)
@@ -135,7 +150,19 @@ func (c *Client) Bulk(ctx context.Context, req Request, opts BulkOptions) (*Bulk
 		})
 	}
 	wg.Wait()
-	return account(batches, started, outcomes, ctx.Err())
+	stopErr, _ := stopped.Load().(error)
+	return account(ctx, batches, started, outcomes, stopErr)
+}
+
+// validatePace checks the options a bulk purge and a purger share.
+func validatePace(concurrency int, maxRate float64) error {
+	if concurrency < 0 {
+		return invalidCount("Concurrency", "must not be negative", concurrency)
+	}
+	if !(maxRate >= 0) {
+		return &ValidationError{Field: "MaxRate", Rule: "must not be negative", Value: fmt.Sprint(maxRate)}
+	}
+	return nil
 }
 
 // Split validates req and splits its tags or source images, trimmed and de-duplicated, into
@@ -192,10 +219,11 @@ func distinct(in []string) []string {
 	return out
 }
 
-// account builds the result from each batch's outcome. ctxErr is the context's error when
-// the workers stopped, so that a purge cut short by its context matches it with errors.Is.
-func account(batches []batch, started []bool, outcomes []error, ctxErr error) (*BulkResult, error) {
-	res := &BulkResult{Purged: []string{}, Failed: []FailedBatch{}, NotAttempted: []string{}}
+// account builds the result from each batch's outcome. A batch whose request the context
+// cut short is Interrupted, and a purge cut short by its context matches it with errors.Is;
+// stopErr is what else stopped the run early, if anything.
+func account(ctx context.Context, batches []batch, started []bool, outcomes []error, stopErr error) (*BulkResult, error) {
+	res := &BulkResult{Purged: []string{}, Failed: []FailedBatch{}, Interrupted: []string{}, NotAttempted: []string{}}
 	var bulkErr BulkError
 	for i, b := range batches {
 		switch {
@@ -204,22 +232,35 @@ func account(batches []batch, started []bool, outcomes []error, ctxErr error) (*
 			bulkErr.NotAttempted += len(b.items)
 		case outcomes[i] == nil:
 			res.Purged = append(res.Purged, b.items...)
+		case interrupted(ctx, outcomes[i]):
+			res.Interrupted = append(res.Interrupted, b.items...)
+			bulkErr.Interrupted += len(b.items)
+			bulkErr.errs = append(bulkErr.errs, outcomes[i])
 		default:
 			res.Failed = append(res.Failed, failedBatch(b.items, outcomes[i]))
 			bulkErr.Failed += len(b.items)
 			bulkErr.errs = append(bulkErr.errs, outcomes[i])
 		}
 	}
-	if bulkErr.Failed == 0 && bulkErr.NotAttempted == 0 {
+	if bulkErr.Failed == 0 && bulkErr.Interrupted == 0 && bulkErr.NotAttempted == 0 {
 		return res, nil
 	}
-	if bulkErr.NotAttempted > 0 && ctxErr != nil && !errors.Is(&bulkErr, ctxErr) {
+	if stopErr != nil {
+		bulkErr.errs = append(bulkErr.errs, stopErr)
+	}
+	if ctxErr := ctx.Err(); bulkErr.NotAttempted > 0 && ctxErr != nil && !errors.Is(&bulkErr, ctxErr) {
 		bulkErr.errs = append(bulkErr.errs, fmt.Errorf("edgecache: bulk purge stopped before sending every request: %w", ctxErr))
 	}
 	if len(bulkErr.errs) == 0 {
 		bulkErr.errs = append(bulkErr.errs, errors.New("edgecache: bulk purge stopped before sending every request"))
 	}
 	return res, &bulkErr
+}
+
+// interrupted reports whether err is ctx ending while its request was under way: its error or
+// its cause, which net/http gives instead of context.Canceled when there is one.
+func interrupted(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, ctx.Err()) || errors.Is(err, context.Cause(ctx)))
 }
 
 func failedBatch(items []string, err error) FailedBatch {

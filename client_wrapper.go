@@ -140,27 +140,37 @@ func (c *Client) do(ctx context.Context, req Request) (*Result, error) {
 	if err := op.validate(0); err != nil {
 		return nil, err
 	}
-	return c.send(ctx, op, nil)
+	return c.send(ctx, op, nil, pace.Turn{})
 }
 
 // send is the one core every operation shares: it sends a validated request under the retry
-// policy, at a bulk purge's pace (nil for a single call), and turns the answer into a *Result
-// or an error (see retry.go and errors.go).
-func (c *Client) send(ctx context.Context, op operation, pacer *pace.Pacer) (*Result, error) {
+// policy and turns the answer into a *Result or an error (see retry.go and errors.go). In a
+// bulk purge or a purger, every request goes at the shared pace: turn is the first attempt's,
+// which the caller waited for; each later attempt waits for its own, and a 429 the pace waits
+// out is no retry.
+func (c *Client) send(ctx context.Context, op operation, pacer *pace.Pacer, turn pace.Turn) (*Result, error) {
+	haveTurn := true
+	var last error // the previous attempt's, for an error while waiting to send again
 	return c.retryLoop(ctx, func(ctx context.Context) (*Result, error) {
 		for {
+			if pacer != nil && !haveTurn {
+				var err error
+				if turn, err = pacer.Wait(ctx); err != nil {
+					return nil, fmt.Errorf("edgecache: %w while waiting for its turn to send again: %w", err, last)
+				}
+			}
+			haveTurn = false
 			resp, err := op.send(ctx, c, c.raw)
 			if err != nil {
-				return nil, &TransportError{Err: c.redactError(err)}
+				pacer.Observe(turn, pace.Answer{})
+				last = &TransportError{Err: c.redactError(err)}
+				return nil, last
 			}
 			res, err := c.checkResponse(resp)
 			_ = resp.Body.Close()
-			limited := errors.Is(err, ErrRateLimited)
-			if pacer == nil || !pacer.Observe(err == nil, limited, c.rateLimitWait(resp.Header, err)) {
-				return res, err // a 429 a bulk purge waits out is no retry
-			}
-			if werr := pacer.Wait(ctx); werr != nil {
-				return nil, fmt.Errorf("edgecache: %w while waiting out the rate limit: %w", werr, err)
+			last = err
+			if !pacer.Observe(turn, c.paceAnswer(resp, res, err)) {
+				return res, err
 			}
 		}
 	})

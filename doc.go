@@ -16,7 +16,9 @@
 // openapi.yaml into package api (see [OpenAPISpec]). This package is the thin handwritten
 // layer over them: bearer authentication, the tags union ([TagList], [TagString]), validation
 // before anything is sent ([ErrInvalidRequest]), typed errors ([APIError]), retries
-// ([RetryPolicy]) and bulk purges of any size with exact accounting ([Client.Bulk]).
+// ([RetryPolicy]), bulk purges of any size with exact accounting ([Client.Bulk]), and a
+// [Purger] that merges the purges of many goroutines into few requests. Both keep to the
+// server's rate limit, learned from its answers, and to any outside [Limiter].
 //
 // Package edgecachetest holds a fake of the API that validates every request against the same
 // spec, for tests that must not reach Vercel.

@@ -51,12 +51,15 @@ type APIError struct {
 	RequestID string
 	// RetryAfter is the wait the server asked for (Retry-After or retry-after-ms), or zero.
 	RetryAfter time.Duration
-	// RateLimit is the envelope's error.limit, which Vercel sends with 429 answers, or nil.
+	// RateLimit is the envelope's error.limit, which Vercel sends with 429 answers; without
+	// one, the X-RateLimit-* headers (see [Result]); or nil.
 	RateLimit *RateLimit
 	Attempts  int // how many requests were made, retries included
 }
 
-// RateLimit is the limit block Vercel puts inside a rate-limited error envelope.
+// RateLimit is a server's account of its rate limit: the limit block Vercel puts inside a
+// rate-limited error envelope, or the X-RateLimit-* headers of any answer (then ResetMs is
+// Reset in milliseconds).
 type RateLimit struct {
 	Remaining int   `json:"remaining"` // requests the window still allows
 	Reset     int64 `json:"reset"`     // when the window resets, in Unix seconds
@@ -145,7 +148,7 @@ func (c *Client) checkResponse(resp *http.Response) (*Result, error) {
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		// Drained so the connection can be reused; a 200 carries {} at most.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
-		return &Result{StatusCode: resp.StatusCode, RequestID: requestID}, nil
+		return &Result{StatusCode: resp.StatusCode, RequestID: requestID, RateLimit: rateLimitHeaders(resp.Header)}, nil
 	}
 	apiErr := &APIError{
 		StatusCode: resp.StatusCode,
@@ -154,6 +157,9 @@ func (c *Client) checkResponse(resp *http.Response) (*Result, error) {
 	}
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	parseErrorBody(apiErr, data, c.redact)
+	if apiErr.RateLimit == nil {
+		apiErr.RateLimit = rateLimitHeaders(resp.Header)
+	}
 	if readErr != nil && apiErr.Message == "" {
 		apiErr.Message = "reading the error body: " + readErr.Error()
 	}

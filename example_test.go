@@ -9,8 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+
+	"golang.org/x/time/rate"
 
 	"github.com/vercelkit/edgecache"
+	"github.com/vercelkit/edgecache/edgecachetest"
 )
 
 // exampleAPI stands in for api.vercel.com so that the examples run offline: an in-process
@@ -195,4 +199,82 @@ func ExampleAPIError() {
 	// 403 forbidden You don't have permission to access this resource.
 	// forbidden: true retry later: false
 	// quote to Vercel support: fra1::example-1
+}
+
+func ExamplePurger() {
+	// A fake of the API, for this example; in real code: client, err := edgecache.New(token).
+	vercel := edgecachetest.NewServer()
+	defer vercel.Close()
+	client, err := vercel.NewClient()
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// One Purger for the whole process, shared by every goroutine. Calls made within a few
+	// milliseconds of one another share requests of up to 16 tags.
+	purger := client.NewPurger(edgecache.PurgerOptions{})
+
+	// Each event purges its own tag and waits for the answer, here 40 at once.
+	var wg sync.WaitGroup
+	for id := range 40 {
+		wg.Go(func() {
+			err := purger.Purge(context.Background(), edgecache.InvalidateByTagsRequest{
+				ProjectIDOrName: "my-site",
+				Tags:            edgecache.TagList(fmt.Sprintf("product-%d", id)),
+			})
+			switch {
+			case errors.Is(err, edgecache.ErrForbidden):
+				log.Print("the token may not purge my-site: ", err)
+			case err != nil:
+				log.Print(err) // the same errors as a single call's
+			}
+		})
+	}
+	wg.Wait()
+
+	// Or hand the items over without waiting: Close reports whatever then fails.
+	if err := purger.Enqueue(edgecache.InvalidateByTagsRequest{ProjectIDOrName: "my-site", Tags: edgecache.TagList("home")}); err != nil {
+		log.Print(err)
+	}
+
+	// Close sends what still waits, and waits for the answers.
+	if err := purger.Close(context.Background()); err != nil {
+		log.Print(err)
+	}
+	tags, requests := 0, len(vercel.Requests())
+	for _, r := range vercel.Requests() {
+		tags += len(r.Tags)
+	}
+	fmt.Printf("%d tags purged, in fewer requests than calls: %v\n", tags, requests < 41)
+	// Output: 41 tags purged, in fewer requests than calls: true
+}
+
+func ExampleLimiter() {
+	// A fake of the API, for this example; in real code: client, err := edgecache.New(token).
+	vercel := edgecachetest.NewServer()
+	defer vercel.Close()
+	client, err := vercel.NewClient()
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// One limit for everything that purges with this token in this process: at most 10
+	// requests a second between the bulk purge and the purger, whatever each learns alone.
+	shared := rate.NewLimiter(10, 1)
+	purger := client.NewPurger(edgecache.PurgerOptions{Limiter: shared})
+	res, err := client.Bulk(context.Background(), edgecache.InvalidateByTagsRequest{
+		ProjectIDOrName: "my-site",
+		Tags:            edgecache.TagList("blog", "products", "home"),
+	}, edgecache.BulkOptions{Limiter: shared})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := purger.Purge(context.Background(), edgecache.InvalidateByTagsRequest{ProjectIDOrName: "my-site", Tags: edgecache.TagList("about")}); err != nil {
+		log.Fatal(err)
+	}
+	if err := purger.Close(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(res.Purged), "tags purged in bulk;", vercel.Calls(), "requests in all")
+	// Output: 3 tags purged in bulk; 2 requests in all
 }

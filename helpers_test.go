@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -269,4 +270,9 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	b.n.Add(int64(n))
 	b.total.Add(int64(n))
 	return n, err
+}
+
+// option makes a client log to l at debug level.
+func (l *logBuffer) option() edgecache.Option {
+	return edgecache.WithLogger(slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug})))
 }

@@ -45,17 +45,19 @@ func (c *Client) DangerouslyDeleteBySrcImages(ctx context.Context, req Dangerous
 // with the generated client, and, for bulk purges, the same request for other items. A tag
 // operation has tags; a source-image operation has images instead and no target.
 type operation struct {
-	project   string
-	tags      *Tags
-	images    []string
-	target    Target
-	deadline  *int
-	send      func(ctx context.Context, c *Client, raw api.ClientInterface) (*http.Response, error)
-	withItems func([]string) Request
+	name             string // the spec's operationId
+	project          string
+	teamID, teamSlug string
+	tags             *Tags
+	images           []string
+	target           Target
+	deadline         *int
+	send             func(ctx context.Context, c *Client, raw api.ClientInterface) (*http.Response, error)
+	withItems        func([]string) Request
 }
 
 func (r InvalidateByTagsRequest) operation() operation {
-	return operation{project: r.ProjectIDOrName, tags: &r.Tags, target: r.Target,
+	return operation{name: "invalidateByTags", project: r.ProjectIDOrName, teamID: r.TeamID, teamSlug: r.TeamSlug, tags: &r.Tags, target: r.Target,
 		send: func(ctx context.Context, c *Client, raw api.ClientInterface) (*http.Response, error) {
 			params := api.InvalidateByTagsParams(c.params(r.ProjectIDOrName, r.TeamID, r.TeamSlug))
 			return raw.InvalidateByTags(ctx, &params, api.InvalidateByTagsJSONRequestBody{
@@ -68,7 +70,7 @@ func (r InvalidateByTagsRequest) operation() operation {
 }
 
 func (r DangerouslyDeleteByTagsRequest) operation() operation {
-	return operation{project: r.ProjectIDOrName, tags: &r.Tags, target: r.Target, deadline: r.RevalidationDeadlineSeconds,
+	return operation{name: "dangerouslyDeleteByTags", project: r.ProjectIDOrName, teamID: r.TeamID, teamSlug: r.TeamSlug, tags: &r.Tags, target: r.Target, deadline: r.RevalidationDeadlineSeconds,
 		send: func(ctx context.Context, c *Client, raw api.ClientInterface) (*http.Response, error) {
 			params := api.DangerouslyDeleteByTagsParams(c.params(r.ProjectIDOrName, r.TeamID, r.TeamSlug))
 			return raw.DangerouslyDeleteByTags(ctx, &params, api.DangerouslyDeleteByTagsJSONRequestBody{
@@ -82,7 +84,7 @@ func (r DangerouslyDeleteByTagsRequest) operation() operation {
 }
 
 func (r InvalidateBySrcImagesRequest) operation() operation {
-	return operation{project: r.ProjectIDOrName, images: r.SrcImages,
+	return operation{name: "invalidateBySrcImages", project: r.ProjectIDOrName, teamID: r.TeamID, teamSlug: r.TeamSlug, images: r.SrcImages,
 		send: func(ctx context.Context, c *Client, raw api.ClientInterface) (*http.Response, error) {
 			params := api.InvalidateBySrcImagesParams(c.params(r.ProjectIDOrName, r.TeamID, r.TeamSlug))
 			return raw.InvalidateBySrcImages(ctx, &params, api.InvalidateBySrcImagesJSONRequestBody{SrcImages: r.SrcImages})
@@ -92,7 +94,7 @@ func (r InvalidateBySrcImagesRequest) operation() operation {
 }
 
 func (r DangerouslyDeleteBySrcImagesRequest) operation() operation {
-	return operation{project: r.ProjectIDOrName, images: r.SrcImages, deadline: r.RevalidationDeadlineSeconds,
+	return operation{name: "dangerouslyDeleteBySrcImages", project: r.ProjectIDOrName, teamID: r.TeamID, teamSlug: r.TeamSlug, images: r.SrcImages, deadline: r.RevalidationDeadlineSeconds,
 		send: func(ctx context.Context, c *Client, raw api.ClientInterface) (*http.Response, error) {
 			params := api.DangerouslyDeleteBySrcImagesParams(c.params(r.ProjectIDOrName, r.TeamID, r.TeamSlug))
 			return raw.DangerouslyDeleteBySrcImages(ctx, &params, api.DangerouslyDeleteBySrcImagesJSONRequestBody{

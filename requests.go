@@ -83,6 +83,10 @@ type Result struct {
 	StatusCode int    // the HTTP status (200)
 	RequestID  string // the x-vercel-id header, when present
 	Attempts   int    // how many requests were made, retries included
+	// RateLimit is the rate limit as the answer reported it (the X-RateLimit-Limit, -Remaining
+	// and -Reset headers), so that a caller can pace itself; nil when the answer carried none,
+	// as Vercel documents none.
+	RateLimit *RateLimit
 }
 
 // Ptr returns a pointer to v, for optional fields such as RevalidationDeadlineSeconds.

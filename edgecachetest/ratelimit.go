@@ -43,11 +43,24 @@ func WithRateLimitHeaders() Option {
 	}
 }
 
+// WithRateLimitRetryAfterOnly makes a rate-limited fake's 429s (see [WithRateLimit]) carry
+// Retry-After alone, without the envelope's limit block: the one signal Vercel is known to
+// send, so that a client can be tried on it alone.
+func WithRateLimitRetryAfterOnly() Option {
+	return func(c *config) {
+		if c.limit == nil {
+			c.limit = &rateLimit{}
+		}
+		c.limit.noBlock = true
+	}
+}
+
 // rateLimit is the state of WithRateLimit: one bucket for the whole fake.
 type rateLimit struct {
 	n       int
 	window  time.Duration
 	headers bool
+	noBlock bool
 	now     func() time.Time // nil: time.Now; tests set it
 
 	mu    sync.Mutex
@@ -84,11 +97,11 @@ func (l *rateLimit) refuse(aw *answerWriter) bool {
 	wait := int64(math.Ceil(reset.Sub(now).Seconds()))
 	aw.Header().Set("Retry-After", strconv.FormatInt(max(wait, 1), 10))
 	message := fmt.Sprintf("Rate limit exceeded: %d requests per %s", l.n, l.window)
-	body, _ := json.Marshal(map[string]any{"error": map[string]any{
-		"code":    "rate_limited",
-		"message": message,
-		"limit":   map[string]any{"remaining": 0, "reset": reset.Unix(), "resetMs": reset.UnixMilli(), "total": l.n},
-	}})
+	envelope := map[string]any{"code": "rate_limited", "message": message}
+	if !l.noBlock {
+		envelope["limit"] = map[string]any{"remaining": 0, "reset": reset.Unix(), "resetMs": reset.UnixMilli(), "total": l.n}
+	}
+	body, _ := json.Marshal(map[string]any{"error": envelope})
 	aw.note(http.StatusTooManyRequests, "rate_limited", message)
 	aw.Header().Set("Content-Type", "application/json; charset=utf-8")
 	aw.WriteHeader(http.StatusTooManyRequests)

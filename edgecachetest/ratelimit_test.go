@@ -114,6 +114,17 @@ func TestRateLimitHeaders(t *testing.T) {
 	}
 }
 
+func TestRateLimitRetryAfterOnly(t *testing.T) {
+	h := NewHandler(WithRateLimitRetryAfterOnly(), WithRateLimit(1, time.Minute))
+	newLimitClock(limitStart).set(h)
+	purge(h, validBody)
+	rec := purge(h, validBody)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "60" ||
+		strings.Contains(rec.Body.String(), `"limit"`) || !strings.Contains(rec.Body.String(), "rate_limited") {
+		t.Errorf("%d, Retry-After %q, body %s; want 429, 60 and an envelope without the limit block", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+}
+
 func TestRateLimitCountsEveryVerdictButFaults(t *testing.T) {
 	h := NewHandler(WithRateLimit(2, time.Minute))
 	newLimitClock(limitStart).set(h)

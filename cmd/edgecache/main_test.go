@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -501,8 +502,9 @@ func TestPartialFailureTextAndRemainingFile(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out.stderr), "\n")
 	last := lines[len(lines)-1]
-	if !strings.HasPrefix(last, "To finish") || !strings.Contains(last, "--tags-file "+remaining) || !strings.Contains(last, "--remaining-file "+remaining) {
-		t.Errorf("the last line should say how to finish with the remaining file: %q", last)
+	// A 403 meets every rerun: the way to finish is for once the scope is fixed.
+	if !strings.HasPrefix(last, "Once that is fixed, finish with") || !strings.Contains(last, "--tags-file "+remaining) || !strings.Contains(last, "--remaining-file "+remaining) {
+		t.Errorf("the last line should say how to finish with the remaining file once the cause is fixed: %q", last)
 	}
 	if !strings.Contains(out.stderr, "24 of 40 tags not purged") || !strings.Contains(out.stderr, "check the token's scope") {
 		t.Errorf("stderr %q should count what was not purged and say what to do", out.stderr)
@@ -852,5 +854,115 @@ func TestRemainingFileWriteFailure(t *testing.T) {
 	}
 	if !strings.Contains(out.stdout, "Deleted 1 tag") {
 		t.Errorf("the summary should still be printed: %q", out.stdout)
+	}
+}
+
+// After a refusal that every rerun would meet (401, 402, 403), the command does not suggest
+// rerunning it; after a transient failure (503s, a rate limit) it does.
+func TestRerunHintOnlyForTransientFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fault  edgecachetest.Fault
+		images bool
+		rerun  bool
+	}{
+		{"401", edgecachetest.Fault{Status: http.StatusUnauthorized}, false, false},
+		{"403", edgecachetest.Fault{Status: http.StatusForbidden}, false, false},
+		{"402", edgecachetest.Fault{Status: http.StatusPaymentRequired}, true, false},
+		{"503", edgecachetest.Fault{Status: http.StatusServiceUnavailable}, false, true},
+		{"429 for two minutes", edgecachetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "120"}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := edgecachetest.NewServer()
+			defer s.Close()
+			s.FailNext(10, tc.fault)
+			items := []string{"--tag", "a"}
+			if tc.images {
+				items = []string{"--srcimg", "/a.png"}
+			}
+			out := harness{}.run(t, deleteArgs(s, append(items, "--project", "demo", "--yes")...)...)
+			if out.code != exitFailure {
+				t.Fatalf("exit %d, want 1; stderr %q", out.code, out.stderr)
+			}
+			if got := strings.Contains(out.stderr, "rerun the same command"); got != tc.rerun {
+				t.Errorf("stderr suggests a rerun: %v, want %v:\n%s", got, tc.rerun, out.stderr)
+			}
+		})
+	}
+}
+
+// The rate-limit hint names the wait the server asked for, and its limit when it gave one.
+func TestRateLimitHintNamesTheWindow(t *testing.T) {
+	s := edgecachetest.NewServer()
+	defer s.Close()
+	s.FailNext(1, edgecachetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "150",
+		Body: `{"error":{"code":"rate_limited","message":"slow down","limit":{"remaining":0,"total":100}}}`})
+	out := harness{}.run(t, deleteArgs(s, "--project", "demo", "--tag", "a", "--yes")...)
+	if out.code != exitFailure {
+		t.Fatalf("exit %d, want 1; stderr %q", out.code, out.stderr)
+	}
+	if !strings.Contains(out.stderr, "rate limited (100 requests a window); the limit resets in 2 min 30 s, at ") {
+		t.Errorf("stderr does not name the window:\n%s", out.stderr)
+	}
+}
+
+// Items on their way when a signal ends the run are reported as interrupted, their outcome
+// unknown, not as failed with the transport's error; they stay in --remaining-file with the
+// items never sent.
+func TestInterruptedItemsAreNotFailures(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(t.Context())
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if calls.Add(1) == 3 { // the signal comes while the third request is on its way
+			cancel(interrupted{sig: os.Interrupt})
+			<-r.Context().Done()
+			return
+		}
+		_, _ = io.WriteString(w, "{}")
+	}))
+	defer srv.Close()
+	tags := numbered("tag-", 100) // 7 requests
+	remaining := filepath.Join(t.TempDir(), "left.txt")
+	out := harness{ctx: ctx}.run(t, "invalidate", "--api-url", srv.URL, "--token", "tok", "--project", "demo",
+		"--tags-file", writeFile(t, strings.Join(tags, "\n")), "--concurrency", "1", "--remaining-file", remaining, "--yes")
+	if out.code != 130 {
+		t.Fatalf("exit %d, want 130; stderr %q", out.code, out.stderr)
+	}
+	for _, want := range []string{
+		"Invalidated 32 of 100 tags",
+		"Interrupted: 16 tags (on their way when the run ended: outcome unknown), e.g. tag-00032, tag-00033, tag-00034, and 13 more",
+		"Not attempted: 52 tags",
+	} {
+		if !strings.Contains(out.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out.stdout)
+		}
+	}
+	if strings.Contains(out.stdout, "Failed") || strings.Contains(out.stdout, "Post ") {
+		t.Errorf("the interrupted request is reported as a failure:\n%s", out.stdout)
+	}
+	data, err := os.ReadFile(remaining)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(string(data)); !slices.Equal(got, tags[32:]) {
+		t.Errorf("remaining file holds %d tags, want the 68 not purged", len(got))
+	}
+	if !strings.Contains(out.stderr, "68 of 100 tags not purged: interrupted by SIGINT.") || !strings.Contains(out.stderr, "To finish (the 68 tags left") {
+		t.Errorf("stderr %q", out.stderr)
+	}
+}
+
+// --debug shows each rate-limit wait, which is otherwise silent.
+func TestDebugLogsRateLimitWaits(t *testing.T) {
+	s := edgecachetest.NewServer()
+	defer s.Close()
+	s.FailNext(1, edgecachetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"})
+	out := harness{}.run(t, deleteArgs(s, "--project", "demo", "--tags-file", writeFile(t, strings.Join(numbered("t", 40), "\n")), "--yes", "--debug")...)
+	if out.code != exitOK {
+		t.Fatalf("exit %d, stderr %q", out.code, out.stderr)
+	}
+	if !strings.Contains(out.stderr, "rate limited (429); every request waits") || !strings.Contains(out.stderr, "wait=1s") {
+		t.Errorf("with --debug, stderr %q should log the rate-limit wait", out.stderr)
 	}
 }

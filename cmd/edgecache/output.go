@@ -57,6 +57,9 @@ func printSummary(w io.Writer, v verb, k itemKind, s scope, f purgeFlags, res *e
 	for _, g := range groupFailures(res.Failed) {
 		fmt.Fprintf(w, "Failed: %s (%s), e.g. %s\n", k.count(len(g.items)), g.reason, examples(g.items))
 	}
+	if n := len(res.Interrupted); n > 0 {
+		fmt.Fprintf(w, "Interrupted: %s (on their way when the run ended: outcome unknown), e.g. %s\n", k.count(n), examples(res.Interrupted))
+	}
 	if n := len(res.NotAttempted); n > 0 {
 		fmt.Fprintf(w, "Not attempted: %s, e.g. %s\n", k.count(n), examples(res.NotAttempted))
 	}

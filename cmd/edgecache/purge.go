@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -149,7 +152,7 @@ SIGINT or SIGTERM ended it.`,
 	fl.BoolVar(&f.dryRun, "dry-run", false, "validate and print the requests; send nothing")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON on standard output")
 	fl.BoolVar(&f.mock, "mock", false, "send to an in-process fake of the API: no token, no network")
-	fl.BoolVar(&f.debug, "debug", false, "log each retry on standard error")
+	fl.BoolVar(&f.debug, "debug", false, "log each retry and rate-limit wait on standard error")
 	fl.IntVar(&f.concurrency, "concurrency", edgecache.DefaultBulkConcurrency, "most requests in flight at once")
 	fl.StringVar(&f.remainingFile, "remaining-file", "", "write every item not purged to this file, one per line, ready for --tags-file or --srcimgs-file")
 	return cmd
@@ -297,8 +300,10 @@ func runPurge(ctx context.Context, e env, v verb, f purgeFlags) error {
 		return nil
 	}
 	left := len(distinct) - len(res.Purged)
-	fmt.Fprintf(e.stderr, "edgecache: %d of %s not purged: %s.\n", left, kind.count(len(distinct)), reason(ctx, err, f))
-	fmt.Fprintln(e.stderr, finishLine(v, kind, f, left))
+	fmt.Fprintf(e.stderr, "edgecache: %d of %s not purged: %s.\n", left, kind.count(len(distinct)), reason(ctx, err, f, time.Now()))
+	if line := finishLine(v, kind, f, left, transient(ctx, err)); line != "" {
+		fmt.Fprintln(e.stderr, line)
+	}
 	return errReported
 }
 
@@ -340,7 +345,7 @@ func itemsOf(req edgecache.Request) []string {
 }
 
 // reason says why items were not purged, and what to do about it first.
-func reason(ctx context.Context, err error, f purgeFlags) string {
+func reason(ctx context.Context, err error, f purgeFlags, now time.Time) string {
 	if sig, ok := errors.AsType[interrupted](context.Cause(ctx)); ok {
 		return sig.Error()
 	}
@@ -358,16 +363,85 @@ func reason(ctx context.Context, err error, f purgeFlags) string {
 	case errors.Is(err, edgecache.ErrGone):
 		return "410 Gone: Vercel no longer serves this operation; update edgecache"
 	case errors.Is(err, edgecache.ErrRateLimited):
-		return "rate limited; wait a minute before finishing"
+		return rateLimitedReason(err, now)
 	case isPlainHTTPAnswer(err):
 		return fmt.Sprintf("--api-url %s speaks https, but the server answered in plain http; use an http:// URL for a local server", f.apiURL)
 	}
 	return "the API or the network failed (see above)"
 }
 
-// finishLine tells the user how to finish the job: the command to run on what is left.
-func finishLine(v verb, k itemKind, f purgeFlags, left int) string {
+// rateLimitedReason names the wait the server asked for, when it said: the 429's Retry-After,
+// or the reset of its limit block or X-RateLimit headers.
+func rateLimitedReason(err error, now time.Time) string {
+	var wait time.Duration
+	total := 0
+	walkErrors(err, func(e error) {
+		apiErr, ok := e.(*edgecache.APIError) //nolint:errorlint // walkErrors visits each level of the tree
+		if !ok || apiErr.StatusCode != http.StatusTooManyRequests {
+			return
+		}
+		w := apiErr.RetryAfter
+		if rl := apiErr.RateLimit; rl != nil {
+			if reset := time.UnixMilli(max(rl.ResetMs, rl.Reset*1000)); w == 0 && reset.After(now) {
+				w = reset.Sub(now)
+			}
+			total = max(total, rl.Total)
+		}
+		wait = max(wait, w)
+	})
+	if wait == 0 {
+		return "rate limited; wait a minute before finishing (Vercel counts requests in one-minute windows)"
+	}
+	limit := ""
+	if total > 0 {
+		limit = fmt.Sprintf(" (%d requests a window)", total)
+	}
+	return fmt.Sprintf("rate limited%s; the limit resets in %s, at %s: finish after that", limit, humanDuration(wait), now.Add(wait).Format(time.TimeOnly))
+}
+
+// walkErrors calls visit on err and every error it wraps.
+func walkErrors(err error, visit func(error)) {
+	if err == nil {
+		return
+	}
+	visit(err)
+	switch e := err.(type) { //nolint:errorlint // a walk of the tree, not a match
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			walkErrors(inner, visit)
+		}
+	case interface{ Unwrap() error }:
+		walkErrors(e.Unwrap(), visit)
+	}
+}
+
+// transient reports whether running the purge again can finish it as it is: after a signal,
+// a rate limit, a server fault or a network error, but not after a refusal that would meet
+// every request again (a bad token or scope, a plan, a project, an operation, a certificate).
+func transient(ctx context.Context, err error) bool {
+	if _, ok := errors.AsType[interrupted](context.Cause(ctx)); ok {
+		return true
+	}
+	permanent := false
+	walkErrors(err, func(e error) {
+		switch e := e.(type) { //nolint:errorlint // each error of the tree in turn
+		case *edgecache.APIError:
+			permanent = permanent || !e.Temporary()
+		case *edgecache.TransportError:
+			permanent = permanent || !e.Temporary()
+		}
+	})
+	return !permanent
+}
+
+// finishLine tells the user how to finish the job: after a transient failure, to run it again,
+// or the command to run on what is left; after one that a rerun meets again, that command
+// once the cause is fixed, if the items left are in a file.
+func finishLine(v verb, k itemKind, f purgeFlags, left int, transient bool) string {
 	if f.remainingFile == "" {
+		if !transient {
+			return ""
+		}
 		return fmt.Sprintf("To finish, rerun the same command (purging twice is harmless), or add --remaining-file FILE to keep the %s left in a file.", k.count(left))
 	}
 	rest := f
@@ -377,10 +451,14 @@ func finishLine(v verb, k itemKind, f purgeFlags, left int) string {
 	} else {
 		rest.tagsFile = f.remainingFile
 	}
+	if !transient {
+		return fmt.Sprintf("Once that is fixed, finish with (the %s left are in %s): %s", k.count(left), f.remainingFile, commandLine(v, rest))
+	}
 	return fmt.Sprintf("To finish (the %s left are in %s): %s", k.count(left), f.remainingFile, commandLine(v, rest))
 }
 
-// writeRemaining writes every item not purged, failed or never sent, one per line.
+// writeRemaining writes every item not purged, one per line: failed, interrupted (whose
+// outcome is unknown: purging again is harmless) or never sent.
 func writeRemaining(path string, res *edgecache.BulkResult) error {
 	var b strings.Builder
 	for _, fb := range res.Failed {
@@ -388,7 +466,7 @@ func writeRemaining(path string, res *edgecache.BulkResult) error {
 			b.WriteString(item + "\n")
 		}
 	}
-	for _, item := range res.NotAttempted {
+	for _, item := range slices.Concat(res.Interrupted, res.NotAttempted) {
 		b.WriteString(item + "\n")
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)

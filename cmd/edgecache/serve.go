@@ -52,9 +52,9 @@ func newServeCommand(e env) *cobra.Command {
 		maxRecorded int
 		limits      serveLimits
 
-		rateLimit        string
-		rateLimitHeaders bool
-		allowRemote      bool
+		rateLimit                        string
+		rateLimitHeaders, retryAfterOnly bool
+		allowRemote                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -115,7 +115,7 @@ container, where that address is the container's own.`,
 			if latency > 0 {
 				opts = append(opts, edgecachetest.WithLatency(latency))
 			}
-			limitOpts, err := rateLimitOptions(rateLimit, rateLimitHeaders)
+			limitOpts, err := rateLimitOptions(rateLimit, rateLimitHeaders, retryAfterOnly)
 			if err != nil {
 				return err
 			}
@@ -136,6 +136,7 @@ container, where that address is the container's own.`,
 	cmd.Flags().IntVar(&maxRecorded, "max-recorded", edgecachetest.DefaultMaxRecorded, "keep the newest N requests for GET /__admin/requests (0 keeps none)")
 	cmd.Flags().StringVar(&rateLimit, "rate-limit", "", "allow N requests per fixed window of DURATION, e.g. 100/1m; more are answered 429")
 	cmd.Flags().BoolVar(&rateLimitHeaders, "rate-limit-headers", false, "with --rate-limit, send X-RateLimit-Limit/Remaining/Reset (not confirmed for Vercel)")
+	cmd.Flags().BoolVar(&retryAfterOnly, "rate-limit-retry-after-only", false, "with --rate-limit, answer 429 with Retry-After alone, without the error's limit block")
 	return cmd
 }
 
@@ -154,12 +155,15 @@ func loopbackOnly(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// rateLimitOptions turns --rate-limit N/DURATION (100/1m; a bare unit, 5/s, means 1 of it) and
-// --rate-limit-headers into the fake's options.
-func rateLimitOptions(limit string, headers bool) ([]edgecachetest.Option, error) {
+// rateLimitOptions turns --rate-limit N/DURATION (100/1m; a bare unit, 5/s, means 1 of it),
+// --rate-limit-headers and --rate-limit-retry-after-only into the fake's options.
+func rateLimitOptions(limit string, headers, retryAfterOnly bool) ([]edgecachetest.Option, error) {
 	if limit == "" {
-		if headers {
+		switch {
+		case headers:
 			return nil, errors.New("--rate-limit-headers: needs --rate-limit")
+		case retryAfterOnly:
+			return nil, errors.New("--rate-limit-retry-after-only: needs --rate-limit")
 		}
 		return nil, nil
 	}
@@ -175,6 +179,9 @@ func rateLimitOptions(limit string, headers bool) ([]edgecachetest.Option, error
 	opts := []edgecachetest.Option{edgecachetest.WithRateLimit(n, d)}
 	if headers {
 		opts = append(opts, edgecachetest.WithRateLimitHeaders())
+	}
+	if retryAfterOnly {
+		opts = append(opts, edgecachetest.WithRateLimitRetryAfterOnly())
 	}
 	return opts, nil
 }

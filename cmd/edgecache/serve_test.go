@@ -331,6 +331,7 @@ func TestServeLimitFlags(t *testing.T) {
 		{[]string{"--read-header-timeout", "0s"}, "--read-header-timeout: must be greater than 0 (got 0s)"},
 		{[]string{"--max-conns", "0"}, "--max-conns: must be at least 1 (got 0)"},
 		{[]string{"--latency", "2s", "--write-timeout", "2s"}, "--write-timeout: must be longer than --latency (got 2s, latency 2s)"},
+		{[]string{"--rate-limit-retry-after-only"}, "--rate-limit-retry-after-only: needs --rate-limit"},
 	} {
 		out := harness{}.run(t, append([]string{"serve", "--addr", "127.0.0.1:0"}, tt.args...)...)
 		if out.code != exitUsage || !strings.Contains(out.stderr, tt.want) {
