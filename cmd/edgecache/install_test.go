@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -47,7 +48,10 @@ func TestInstalledVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zipped := moduleZip(t, root, modulePath+"@"+version, strings.Split(strings.TrimSuffix(string(files), "\x00"), "\x00"))
+	// Sorted and compacted: during a merge, git lists a conflicted file once per stage.
+	names := strings.Split(strings.TrimSuffix(string(files), "\x00"), "\x00")
+	slices.Sort(names)
+	zipped := moduleZip(t, root, modulePath+"@"+version, slices.Compact(names))
 	for name, data := range map[string][]byte{
 		"list":            []byte(version + "\n"),
 		version + ".info": []byte(`{"Version":"` + version + `","Time":"2026-12-01T00:00:00Z"}`),
