@@ -148,16 +148,18 @@ func noCDN(w http.ResponseWriter) {
 
 // cacheJSON is GET /__admin/cache's answer.
 type cacheJSON struct {
-	Environment string          `json:"environment"`
-	Origin      string          `json:"origin"`
-	Now         time.Time       `json:"now"`
-	Entries     []CacheEntry    `json:"entries"`
-	Count       int             `json:"count"`
-	Bytes       int64           `json:"bytes"`
-	Evicted     int64           `json:"evicted"`
-	Limits      cacheLimitsJSON `json:"limits"`
-	Purges      []PurgeRecord   `json:"purges"`
-	Answers     []CDNAnswer     `json:"answers"`
+	Environment string       `json:"environment"`
+	Origin      string       `json:"origin"`
+	Now         time.Time    `json:"now"`
+	Entries     []CacheEntry `json:"entries"`
+	Count       int          `json:"count"`
+	Bytes       int64        `json:"bytes"`
+	Evicted     int64        `json:"evicted"`
+	// Collapsed is how many requests wait for a concurrent request's origin fetch.
+	Collapsed int64           `json:"collapsed"`
+	Limits    cacheLimitsJSON `json:"limits"`
+	Purges    []PurgeRecord   `json:"purges"`
+	Answers   []CDNAnswer     `json:"answers"`
 }
 
 type cacheLimitsJSON struct {
@@ -196,7 +198,7 @@ func (a admin) cache(w http.ResponseWriter, r *http.Request) {
 	count, bytes, evicted := c.store.usage()
 	writeJSON(w, http.StatusOK, cacheJSON{
 		Environment: c.env, Origin: c.Origin(), Now: a.h.Now(), Entries: c.Entries(),
-		Count: count, Bytes: bytes, Evicted: evicted,
+		Count: count, Bytes: bytes, Evicted: evicted, Collapsed: c.collapsed.Load(),
 		Limits:  cacheLimitsJSON{c.limits.MaxEntries, c.limits.MaxBytes, c.limits.MaxBodyBytes},
 		Purges:  c.Purges(),
 		Answers: c.recentAnswers("", 50),

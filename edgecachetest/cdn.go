@@ -90,6 +90,7 @@ type CDN struct {
 
 	flightsMu sync.Mutex
 	flights   map[string]chan struct{} // the foreground fetch in flight for a key
+	collapsed atomic.Int64             // requests waiting for another's fetch, for the diagnosis
 
 	ctx    context.Context // ends when the CDN closes
 	cancel context.CancelFunc
@@ -116,8 +117,8 @@ func newCDN(cfg *config, now func() time.Time) *CDN {
 		env = EnvironmentProduction
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.Proxy = nil                // a local origin is never reached through HTTP_PROXY
-	t.DisableCompression = true  // the origin sees the client's Accept-Encoding, and answers it
+	t.Proxy = nil               // a local origin is never reached through HTTP_PROXY
+	t.DisableCompression = true // the origin sees the client's Accept-Encoding, and answers it
 	t.ResponseHeaderTimeout = timeout
 	t.MaxIdleConnsPerHost = 256
 	t.DialContext = (&net.Dialer{Timeout: min(timeout, 30*time.Second), KeepAlive: 30 * time.Second}).DialContext
@@ -254,6 +255,8 @@ func (c *CDN) fetchCollapsed(w http.ResponseWriter, r *http.Request, key string,
 	c.flightsMu.Unlock()
 	timer := time.NewTimer(c.timeout)
 	defer timer.Stop()
+	c.collapsed.Add(1)
+	defer c.collapsed.Add(-1)
 	select {
 	case <-wait:
 	case <-r.Context().Done():
@@ -386,7 +389,10 @@ func (c *CDN) received(r *http.Request, resp *http.Response, f *fetch, id string
 		resp.Header.Set("Age", "0")
 		resp.Body = &capture{ReadCloser: resp.Body, limit: limit, size: resp.ContentLength,
 			done: func(body []byte) { c.commit(e, body, rec) },
-			over: func() { c.notStored(rec, fmt.Sprintf("the body is over the %d-byte limit for a cached response: streamed, not stored", limit)) },
+			over: func() {
+				c.notStored(rec, fmt.Sprintf("the body is over the %d-byte limit for a cached response: streamed, not stored", limit))
+			},
+			broke: func(err error) { c.notStored(rec, "the origin's body broke off ("+err.Error()+"): not stored") },
 		}
 	}
 	resp.Header.Set("X-Vercel-Cache", answer)
@@ -493,7 +499,8 @@ func (c *CDN) serveView(w http.ResponseWriter, r *http.Request, v view, cache, r
 func (c *CDN) nextID() string { return "cdn1::" + strconv.FormatUint(c.seq.Add(1), 10) }
 
 // capture passes a response body through while keeping a copy, up to limit bytes; done gets
-// the copy when the body has arrived whole, over is told when it grew past the limit.
+// the copy when the body has arrived whole, over is told when it grew past the limit, and
+// broke when the origin's body failed.
 type capture struct {
 	io.ReadCloser
 	limit, size int64 // size: the Content-Length, -1 when unknown
@@ -502,6 +509,7 @@ type capture struct {
 	finished    bool
 	done        func([]byte)
 	over        func()
+	broke       func(error)
 }
 
 func (c *capture) Read(p []byte) (int, error) {
@@ -519,6 +527,13 @@ func (c *capture) Read(p []byte) (int, error) {
 		} else {
 			c.buf.Write(p[:n])
 		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		c.finished = true
+		if !c.overLimit {
+			c.broke(err)
+		}
+		return n, err
 	}
 	if errors.Is(err, io.EOF) {
 		c.finished = true
