@@ -564,7 +564,7 @@ type CDNAnswer struct {
 	URL    string `json:"url"`
 	Status int    `json:"status"`
 	// Cache is the x-vercel-cache the client was sent; "" for a background revalidation.
-	Cache string `json:"cache"`
+	Cache string `json:"cache,omitempty"`
 	// Reason is why: "cold: not in the cache", "tag-based invalidation (blog)", …
 	Reason string `json:"reason,omitempty"`
 	// Stored reports that the answer is (or came from) a cache entry; NotStored says why the
