@@ -1,6 +1,7 @@
 package edgecachetest_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,7 +29,7 @@ func benchOrigin(b *testing.B) *httptest.Server {
 
 // getOnce GETs url with hc, reads the body, and checks the status and x-vercel-cache.
 func getOnce(hc *http.Client, url, wantCache string) error {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
