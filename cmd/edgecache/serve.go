@@ -64,8 +64,8 @@ func newServeCommand(e env) *cobra.Command {
 		Long: `Serves a fake of the four Edge Cache operations (POST /v1/edge-cache/invalidate-by-tags,
 dangerously-delete-by-tags, invalidate-by-src-images and dangerously-delete-by-src-images) that
 checks every request against the vendored OpenAPI spec, as the real API would, and logs each
-request and its verdict. By default any non-empty bearer token is accepted. Nothing is cached or
-deleted.
+request and its verdict. By default any non-empty bearer token is accepted. Without --origin
+(below), nothing is cached or deleted.
 
 Under /__admin/ an admin API lets a test in any language see what was sent and script faults:
   GET    /__admin/requests[?operation=ID]   the recorded requests: {"requests":[…],"dropped":N}
@@ -73,7 +73,7 @@ Under /__admin/ an admin API lets a test in any language see what was sent and s
   POST   /__admin/faults                    queue a fault: {"operation","times","status",
                                             "retryAfter","body","delayMs","drop"}
   GET    /__admin/faults, DELETE /__admin/faults
-  POST   /__admin/reset                     clear the requests and the faults
+  POST   /__admin/reset                     clear the requests, the faults and the CDN's cache
   GET    /__admin/spec                      the OpenAPI document the fake validates against
 The log keeps the newest --max-recorded requests and counts the others as dropped. It never
 holds a bearer token.
