@@ -382,7 +382,7 @@ func quoteList(items []string, n int) string {
 	return b.String()
 }
 
-// The states of an entry; see entryState.
+// The states of a cache entry (CacheEntry.State), each with what its next request gets.
 const (
 	StateFresh   = "fresh"   // answered HIT
 	StateStale   = "stale"   // answered STALE while one background revalidation runs
