@@ -377,15 +377,7 @@ func (c *CDN) received(r *http.Request, resp *http.Response, f *fetch, id string
 		rec.NotStored = fmt.Sprintf("the body (%d bytes) is over the %d-byte limit for a cached response: streamed, not stored", resp.ContentLength, limit)
 	}
 	if d.store {
-		e := &entry{
-			key: cacheKey(r, d.vary), primary: primaryKey(r), method: r.Method, uri: decodedURI(r.URL),
-			image: sourceImage(r.URL), status: resp.StatusCode, header: resp.Header.Clone(), tags: tags,
-			vary: d.vary, storedAt: now, ttl: d.ttl, swr: d.swr, sie: d.sie, decidedBy: d.decidedBy(),
-			warnings: warnings,
-		}
-		if r.Method != http.MethodHead {
-			e.header.Del("Content-Length") // set from the stored body on each hit
-		}
+		e := newEntry(r, resp, d, tags, warnings, now)
 		resp.Header.Set("Age", "0")
 		resp.Body = &capture{ReadCloser: resp.Body, limit: limit, size: resp.ContentLength,
 			done: func(body []byte) { c.commit(e, body, rec) },
@@ -399,6 +391,21 @@ func (c *CDN) received(r *http.Request, resp *http.Response, f *fetch, id string
 	resp.Header.Set(RequestIDHeader, id)
 	c.note(rec)
 	return nil
+}
+
+// newEntry is the entry for the origin's response to r, without its body, which commit
+// adds once it has arrived whole.
+func newEntry(r *http.Request, resp *http.Response, d decision, tags, warnings []string, now time.Time) *entry {
+	e := &entry{
+		key: cacheKey(r, d.vary), primary: primaryKey(r), method: r.Method, uri: decodedURI(r.URL),
+		image: sourceImage(r.URL), status: resp.StatusCode, header: resp.Header.Clone(), tags: tags,
+		vary: d.vary, storedAt: now, ttl: d.ttl, swr: d.swr, sie: d.sie, decidedBy: d.decidedBy(),
+		warnings: warnings,
+	}
+	if r.Method != http.MethodHead {
+		e.header.Del("Content-Length") // set from the stored body on each hit
+	}
+	return e
 }
 
 // commit stores an entry whose body has arrived whole.

@@ -213,15 +213,16 @@ func varyHeaders(h http.Header) ([]string, string) {
 // cacheKey is the entry's key: method, host and URL (path and query), then the request
 // headers always in the key, then those Vary names.
 func cacheKey(r *http.Request, vary []string) string {
-	var b strings.Builder
-	b.WriteString(primaryKey(r))
+	// Joined at the end, so that the key's memory is its length: an entry keeps it.
+	lines := make([]string, 0, 3+len(vary))
+	lines = append(lines, primaryKey(r))
 	for _, name := range [...]string{"Accept", "Accept-Encoding"} {
-		b.WriteString("\n" + name + ": " + strings.Join(r.Header.Values(name), ", "))
+		lines = append(lines, name+": "+strings.Join(r.Header.Values(name), ", "))
 	}
 	for _, name := range vary {
-		b.WriteString("\n" + name + ": " + strings.Join(r.Header.Values(name), ", "))
+		lines = append(lines, name+": "+strings.Join(r.Header.Values(name), ", "))
 	}
-	return b.String()
+	return strings.Join(lines, "\n")
 }
 
 // primaryKey is the key without the request headers: what Vary adds to.

@@ -14,8 +14,10 @@ type CacheLimits struct {
 	// MaxEntries is the most entries kept; the least recently used one goes first. Default
 	// DefaultMaxEntries.
 	MaxEntries int
-	// MaxBytes bounds what the entries hold together: bodies, headers, keys and tags.
-	// Default DefaultMaxBytes.
+	// MaxBytes bounds the memory the entries take together: their bodies, headers, keys and
+	// tags, and what the cache spends to hold and index them, estimated to within a few
+	// percent of the Go heap they really take (a body counts its capacity). Default
+	// DefaultMaxBytes.
 	MaxBytes int64
 	// MaxBodyBytes is the largest body stored, Vercel's documented 10 MB by default
 	// (DefaultMaxBodyBytes); a streamed response (no Content-Length) may have twice as much,
@@ -52,9 +54,20 @@ func (l CacheLimits) withDefaults() CacheLimits {
 	return l
 }
 
-// entryOverhead is what an entry costs beyond its strings and body, counted in MaxBytes so
-// that many tiny entries are bounded too.
-const entryOverhead = 512
+// What the cache's memory is beyond the bytes of its strings and of its bodies' capacity,
+// counted in MaxBytes so that the limit bounds the memory the cache really takes, also for
+// many tiny entries: per entry, the entry and its list element, its header map, its slots in
+// the store's maps and indexes, then each header field's and each tag's slots; and per set of
+// an index (a URL's variants, a URL, a tag, a source image), the set, counted while it exists,
+// so that a tag only one entry carries costs more than one that many share.
+// TestCDNMemoryMatchesItsAccount measured them (Go 1.26, amd64) and checks the heap against
+// the account.
+const (
+	entryOverhead       = 912
+	headerFieldOverhead = 64
+	tagOverhead         = 72
+	indexSetOverhead    = 240
+)
 
 // entry is one cached response. Everything above the line is fixed once stored; the rest is
 // changed by purges and revalidations, under the store's lock.
@@ -84,15 +97,18 @@ type entry struct {
 }
 
 func (e *entry) computeSize() {
-	n := len(e.key) + len(e.primary) + len(e.uri) + len(e.image) + len(e.body) + entryOverhead
+	n := len(e.key) + len(e.primary) + len(e.uri) + len(e.image) + len(e.decidedBy) + cap(e.body) + entryOverhead
 	for k, vs := range e.header {
-		n += len(k)
+		n += len(k) + headerFieldOverhead
 		for _, v := range vs {
 			n += len(v)
 		}
 	}
 	for _, t := range e.tags {
-		n += len(t)
+		n += len(t) + tagOverhead
+	}
+	for _, w := range e.warnings {
+		n += len(w)
 	}
 	e.size = int64(n)
 }
@@ -180,7 +196,8 @@ func (s *store) lookup(r *http.Request, now time.Time, claim bool) (string, view
 }
 
 // put stores e, replacing the entry with its key, then evicts the least recently used
-// entries beyond the limits. An entry larger than MaxBytes is not stored.
+// entries beyond the limits. An entry larger than MaxBytes (with the index sets it adds) is
+// not stored.
 func (s *store) put(e *entry) bool {
 	e.computeSize()
 	if e.size > s.limits.MaxBytes {
@@ -198,22 +215,24 @@ func (s *store) put(e *entry) bool {
 	if vs == nil {
 		vs = &variantSet{keys: make(set)}
 		s.variants[e.primary] = vs
+		s.bytes += indexSetOverhead
 	}
 	vs.vary = e.vary
 	vs.keys[e.key] = struct{}{}
 	for _, t := range e.tags {
-		addTo(s.byTag, t, e.key)
+		s.addTo(s.byTag, t, e.key)
 	}
 	if e.image != "" {
-		addTo(s.byImage, e.image, e.key)
+		s.addTo(s.byImage, e.image, e.key)
 	}
-	addTo(s.byURI, e.uri, e.key)
+	s.addTo(s.byURI, e.uri, e.key)
 	for len(s.entries) > s.limits.MaxEntries || s.bytes > s.limits.MaxBytes {
 		oldest := s.lru.Back().Value.(*entry)
 		s.removeLocked(oldest)
 		s.evicted++
 	}
-	return true
+	// With the sets it needs, the entry alone may be over MaxBytes: then it went too.
+	return s.entries[e.key] == e
 }
 
 // remove drops the entry with key, if it is still e (a newer response may have replaced it).
@@ -233,31 +252,37 @@ func (s *store) removeLocked(e *entry) {
 		delete(vs.keys, e.key)
 		if len(vs.keys) == 0 {
 			delete(s.variants, e.primary)
+			s.bytes -= indexSetOverhead
 		}
 	}
 	for _, t := range e.tags {
-		removeFrom(s.byTag, t, e.key)
+		s.removeFrom(s.byTag, t, e.key)
 	}
 	if e.image != "" {
-		removeFrom(s.byImage, e.image, e.key)
+		s.removeFrom(s.byImage, e.image, e.key)
 	}
-	removeFrom(s.byURI, e.uri, e.key)
+	s.removeFrom(s.byURI, e.uri, e.key)
 }
 
-func addTo(index map[string]set, name, key string) {
+// addTo adds key to the set of name in index, making the set (and counting its bytes) if
+// it is the first.
+func (s *store) addTo(index map[string]set, name, key string) {
 	keys := index[name]
 	if keys == nil {
 		keys = make(set)
 		index[name] = keys
+		s.bytes += indexSetOverhead
 	}
 	keys[key] = struct{}{}
 }
 
-func removeFrom(index map[string]set, name, key string) {
+// removeFrom removes key from the set of name in index, and the set when it was the last.
+func (s *store) removeFrom(index map[string]set, name, key string) {
 	if keys := index[name]; keys != nil {
 		delete(keys, key)
 		if len(keys) == 0 {
 			delete(index, name)
+			s.bytes -= indexSetOverhead
 		}
 	}
 }
@@ -356,7 +381,8 @@ type CacheEntry struct {
 	// failed.
 	Revalidating bool   `json:"revalidating,omitempty"`
 	LastError    string `json:"lastError,omitempty"`
-	// Bytes is what it counts against CacheLimits.MaxBytes.
+	// Bytes is what it counts against CacheLimits.MaxBytes (the sets of the cache's indexes
+	// count too, once each).
 	Bytes int64 `json:"bytes"`
 	// Warnings are the mistakes seen in its response, such as a Cache-Tag header.
 	Warnings []string `json:"warnings,omitempty"`

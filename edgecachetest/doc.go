@@ -168,10 +168,11 @@
 //     not served; DELETE /__admin/cache empties the cache instead.
 //
 // The cache is bounded ([WithCacheLimits]): entries (default 10,000) and bytes (default
-// 256 MiB), least recently used first out; a body is streamed to the client and copied only
-// up to the body limit, so none is held whole beyond it. An origin that is slow, huge,
-// closes early or sends invalid headers holds only its own request: other URLs, the API and
-// the admin API keep answering, and Close cancels what is in flight.
+// 256 MiB, an estimate of the heap the entries and their indexes take, which a test holds to
+// the heap measured), least recently used first out; a body is streamed to the client and
+// copied only up to the body limit, so none is held whole beyond it. An origin that is slow,
+// huge, closes early or sends invalid headers holds only its own request: other URLs, the API
+// and the admin API keep answering, and Close cancels what is in flight.
 //
 // The diagnosis: GET /__admin/cache lists every entry (key, tags, state, age, TTL, the
 // header that decided, warnings), the usage against the limits, the newest purges with how
