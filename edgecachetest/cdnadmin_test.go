@@ -104,6 +104,23 @@ func TestCDNExplainsWhyAResponseWasNotCached(t *testing.T) {
 	}
 }
 
+// A HIT is logged at debug level: it has nothing to explain, and a line per HIT floods a
+// log under load. Every other answer is logged at info level.
+func TestCDNLogsHitsAtDebugLevel(t *testing.T) {
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		logs := &syncBuffer{}
+		fake, _ := newCDN(t, site, edgecachetest.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))))
+		for range 2 {
+			get(t, fake, "/blog/1")
+		}
+		miss := strings.Contains(logs.String(), `level=INFO msg="edgecachetest: cdn" method=GET url=/blog/1 status=200 cache=MISS`)
+		hit := strings.Contains(logs.String(), `level=DEBUG msg="edgecachetest: cdn" method=GET url=/blog/1 status=200 cache=HIT`)
+		if !miss || hit != (level == slog.LevelDebug) {
+			t.Errorf("logger at %v: MISS logged %v, HIT logged %v; want true, %v:\n%s", level, miss, hit, level == slog.LevelDebug, logs)
+		}
+	}
+}
+
 func TestCDNPurgeReportsMatchesButAnswersLikeVercel(t *testing.T) {
 	logs := &syncBuffer{}
 	fake, _ := newCDN(t, site, edgecachetest.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))

@@ -178,10 +178,11 @@
 // header that decided, warnings), the usage against the limits, the newest purges with how
 // many entries each matched (and why none did: an unknown tag, the other environment), and
 // the newest answers; GET /__admin/cache?url=/path explains one URL, including why a
-// response was not cached. The same goes to the logger: one line per answer, a warning per
-// mistake (a Cache-Tag, Surrogate-Key or x-cache-tag header instead of Vercel-Cache-Tag, a
-// tag that breaks the limits, tags on a response that is not cached, a purge that matched
-// nothing). In Go: [CDN.Entries], [CDN.Explain], [CDN.Purges].
+// response was not cached. The same goes to the logger: one line per answer (a HIT at debug
+// level, the others at info), a warning per mistake (a Cache-Tag, Surrogate-Key or
+// x-cache-tag header instead of Vercel-Cache-Tag, a tag that breaks the limits, tags on a
+// response that is not cached, a purge that matched nothing). In Go: [CDN.Entries],
+// [CDN.Explain], [CDN.Purges].
 //
 // # What it does not emulate
 //
