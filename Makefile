@@ -44,7 +44,8 @@ test-race:
 	cd tools && $(GO) test -race -count=1 ./...
 
 ## test-node: the Node example: @vercel/sdk 1.28.35 (pinned in examples/node/package-lock.json)
-## calls edgecache serve, and node:test checks what was sent through the admin API
+## calls edgecache serve, and node:test checks what was sent through the admin API, and what
+## its purges do to the CDN of edgecache serve --origin (fetch sees STALE, then fresh content)
 test-node:
 	cd examples/node && $(NPM) ci --no-audit --no-fund --loglevel=error && GO="$(GO)" $(NPM) test
 
