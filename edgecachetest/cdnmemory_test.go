@@ -92,9 +92,10 @@ func TestCDNMemoryMatchesItsAccount(t *testing.T) {
 			_, accounted, _ := s.usage()
 			ratio := heap / float64(accounted)
 			t.Logf("%d entries: heap %.0f B per entry, accounted %.0f: heap/accounted %.2f", n, heap/float64(n), float64(accounted)/float64(n), ratio)
-			// Within 15%: the account follows the size classes and map loads only roughly.
-			if ratio < 0.85 || ratio > 1.15 {
-				t.Errorf("the entries take %.0f B of heap each but count %.0f against MaxBytes (heap/accounted %.2f, want 0.85 to 1.15): update the overheads in cdnstore.go",
+			// The account leans high, so that MaxBytes bounds the heap; it follows the size
+			// classes and the maps' loads only roughly, hence the 5% above and 15% below.
+			if ratio < 0.85 || ratio > 1.05 {
+				t.Errorf("the entries take %.0f B of heap each but count %.0f against MaxBytes (heap/accounted %.2f, want 0.85 to 1.05): update the overheads in cdnstore.go",
 					heap/float64(n), float64(accounted)/float64(n), ratio)
 			}
 			runtime.KeepAlive(s)
@@ -179,7 +180,8 @@ func TestCDNStoreStaysWithinItsCapsUnder100kURLs(t *testing.T) {
 	heap := float64(liveHeap()) - float64(before)
 	t.Logf("%d URLs: %d entries, %d bytes accounted, %d evicted; heap %.1f MiB (%.2f of the account, %.2f of MaxBytes)",
 		urls, n, bytes, evicted, heap/(1<<20), heap/float64(bytes), heap/float64(limits.MaxBytes))
-	if heap > 1.15*float64(bytes) {
+	// The store's maps keep the room they grew to for the small pages: 10% above.
+	if heap > 1.10*float64(bytes) {
 		t.Errorf("the cache takes %.1f MiB of heap for %.1f MiB accounted (limit %.1f MiB): the account is too low",
 			heap/(1<<20), float64(bytes)/(1<<20), float64(limits.MaxBytes)/(1<<20))
 	}

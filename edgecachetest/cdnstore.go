@@ -60,13 +60,13 @@ func (l CacheLimits) withDefaults() CacheLimits {
 // the store's maps and indexes, then each header field's and each tag's slots; and per set of
 // an index (a URL's variants, a URL, a tag, a source image), the set, counted while it exists,
 // so that a tag only one entry carries costs more than one that many share.
-// TestCDNMemoryMatchesItsAccount measured them (Go 1.26, amd64) and checks the heap against
-// the account.
+// TestCDNMemoryMatchesItsAccount measured them (Go 1.26, amd64), with a margin of 5 to 8% so
+// that the account leans high, and checks the heap against it.
 const (
-	entryOverhead       = 912
-	headerFieldOverhead = 64
-	tagOverhead         = 72
-	indexSetOverhead    = 240
+	entryOverhead       = 1024
+	headerFieldOverhead = 72
+	tagOverhead         = 80
+	indexSetOverhead    = 256
 )
 
 // entry is one cached response. Everything above the line is fixed once stored; the rest is
