@@ -13,10 +13,11 @@
 #      per run, to the origin directly, through the CDN and through Varnish in turn, RUNS
 #      times. Target: the CDN's median latency at most 1 ms over the origin's.
 #   3. Memory under MEM_URLS distinct URLs: a serve with --cache-max-entries and
-#      --cache-max-bytes, its cache's account (GET /__admin/cache), its live heap after the
-#      last collection (GODEBUG=gctrace=1) less that of a serve whose cache holds one entry
-#      under the same URLs, and its resident memory. Target: the cache stays within both
-#      limits, and the heap it takes within MaxBytes (an estimate: 15% over is allowed).
+#      --cache-max-bytes, its cache's account (GET /__admin/cache), its live heap after a
+#      collection once the load is over (GODEBUG=gctrace=1) less that of a serve whose cache
+#      holds one entry under the same URLs, and its resident memory. Target: the cache stays
+#      within both limits, and the heap it takes within MaxBytes (an estimate, and gctrace
+#      counts in MB: 5% over is allowed).
 #
 #   scripts/bench-cdn.sh                                 # 3 runs of each, about 2 minutes
 #   RUNS=5 DURATION=10s CONCURRENCY=16 scripts/bench-cdn.sh
@@ -160,6 +161,15 @@ memory() {
 	out=$("$work/loadgen" -method GET -url "http://127.0.0.1:$MEM_CDN_PORT/page" -unique -count-header X-Vercel-Cache \
 		-c "$CONCURRENCY" -n "$MEM_URLS" -json)
 	printf -v "mem_${name}_out" '%s' "$out"
+	# Under load, a collection counts as live what was allocated while it marked, and that
+	# moves with the machine's load: the live heap is read from a collection that one client
+	# brings about afterwards, with HITs of one page (the cache keeps what it holds).
+	local gcs
+	gcs=$(grep -c '^gc [0-9]* @' "$log" || true)
+	for _ in $(seq 1 30); do
+		"$work/loadgen" -method GET -url "http://127.0.0.1:$MEM_CDN_PORT/settle" -c 1 -n 2000 >/dev/null
+		if [ "$(grep -c '^gc [0-9]* @' "$log" || true)" -gt "$gcs" ]; then break; fi
+	done
 	printf -v "mem_${name}_rss" '%s' "$(($(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status") / 1024))"
 	printf -v "mem_${name}_peak" '%s' "$(($(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status") / 1024))"
 	cache=$(curl -sf "http://127.0.0.1:$MEM_SERVE_PORT/__admin/cache")
@@ -227,7 +237,7 @@ for name in control capped; do
 		"$count" "$bytes" "$evicted" "${!heap_var:-?} MB (${!gcs_var})" "${!rss_var} MiB" "${!peak_var} MiB"
 done
 echo
-echo "live heap: after the last collection during the run (GODEBUG=gctrace=1); the cache's is the capped serve's less the control's."
+echo "live heap: after a collection brought about by one client once the run is over (GODEBUG=gctrace=1); the cache's is the capped serve's less the control's."
 echo "RSS: the Go runtime lets the heap grow to twice the live heap between collections (GOGC=100), and keeps what it freed for a while."
 read -r mem_count mem_bytes _ <<<"$mem_capped_cache"
 
@@ -238,5 +248,5 @@ awk -v c="$cdn_hit" -v v="$varnish_hit" -v r="$hit_ratio" -v o="$origin_p50" -v 
 	printf "| HIT throughput >= half of Varnish | median %.0f req/s vs %.0f req/s: %.2f | %s |\n", c, v, r, (r >= 0.5 ? "met" : "missed")
 	printf "| a MISS adds <= 1 ms over the origin | median p50 %.3f ms vs %.3f ms: +%.3f ms (Varnish: +%.3f ms) | %s |\n", cp, o, cp - o, vp - o, (cp - o <= 1 ? "met" : "missed")
 	grow = (h1 - h0) * 1048576
-	printf "| memory within the caps, %d URLs | %d entries <= %d, %d bytes <= %d; the cache'"'"'s live heap %.0f MB (%.2f of MaxBytes; 1.15 allowed: an estimate) | %s |\n", '"$MEM_URLS"', n, me, b, mb, h1 - h0, grow / mb, (n <= me && b <= mb && grow <= 1.15 * mb ? "met" : "missed")
+	printf "| memory within the caps, %d URLs | %d entries <= %d, %d bytes <= %d; the cache'"'"'s live heap %.0f MB (%.2f of MaxBytes; 1.05 allowed: an estimate, read in 1 MB steps) | %s |\n", '"$MEM_URLS"', n, me, b, mb, h1 - h0, grow / mb, (n <= me && b <= mb && grow <= 1.05 * mb ? "met" : "missed")
 }'
