@@ -9,7 +9,7 @@ FUZZTIME ?= 5000x
 BENCHTIME ?= 1s
 UPSTREAM ?=
 
-.PHONY: all generate check-generated lint test test-race test-node fuzz-short bench bench-short bench-recording bench-ratelimit update-spec demo sdk-capture bench-serve bench-cli image
+.PHONY: all generate check-generated lint test test-race test-node fuzz-short bench bench-short bench-recording bench-ratelimit update-spec demo sdk-capture bench-serve bench-cli image bench-cdn
 
 all: test
 
@@ -47,8 +47,9 @@ test-race:
 	cd tools && $(GO) test -race -count=1 ./...
 
 ## test-node: the Node example: @vercel/sdk 1.28.35 (pinned in examples/node/package-lock.json)
-## calls edgecache serve, and node:test checks what was sent through the admin API. It needs
-## Node.js 20 or later and npm, and npm ci fetches @vercel/sdk from the npm registry (or its cache).
+## calls edgecache serve, and node:test checks what was sent through the admin API, and what
+## its purges do to the CDN of edgecache serve --origin (fetch sees STALE, then fresh content).
+## It needs Node.js 20 or later and npm, and npm ci fetches @vercel/sdk from the npm registry (or its cache).
 test-node:
 	@command -v node >/dev/null && command -v $(NPM) >/dev/null || { \
 		echo "make test-node: needs Node.js 20 or later and npm on PATH, for the @vercel/sdk example in examples/node"; exit 2; }
@@ -92,6 +93,11 @@ bench-serve:
 ## bench-recording: serve's throughput with recording on (the default) vs off, in one run (not part of CI)
 bench-recording:
 	GO="$(GO)" scripts/bench-recording.sh
+
+## bench-cdn: serve --origin's CDN against Varnish 7.1 on one origin: HIT throughput, what a MISS
+## adds, memory under 100,000 URLs (installs Debian's varnish with apt-get when missing; about 2 min; not part of CI)
+bench-cdn:
+	GO="$(GO)" scripts/bench-cdn.sh
 
 ## bench-cli: a 10,000-tag purge through the command against serve --latency 20ms (not part of CI)
 bench-cli:

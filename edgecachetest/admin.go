@@ -28,6 +28,8 @@ const (
 	adminFaults   = AdminPrefix + "faults"
 	adminReset    = AdminPrefix + "reset"
 	adminSpec     = AdminPrefix + "spec"
+	adminCache    = AdminPrefix + "cache"
+	adminClock    = AdminPrefix + "clock"
 )
 
 // adminEndpoint is one method and path of the admin API, as its index lists it.
@@ -46,8 +48,13 @@ var adminIndex = []adminEndpoint{
 	{"POST", adminFaults, "queue a fault (operation, times, status, retryAfter, retryAfterMs, body, delayMs, drop); answers 201 with it"},
 	{"GET", adminFaults, "the pending faults"},
 	{"DELETE", adminFaults, "forget the pending faults"},
-	{"POST", adminReset, "forget the requests and the faults"},
+	{"POST", adminReset, "forget the requests and the faults, and empty the CDN's cache"},
 	{"GET", adminSpec + "[?format=yaml]", "the OpenAPI document the fake validates against (JSON, or the vendored YAML)"},
+	{"GET", adminCache + "[?wait=1]", "the CDN's cache (with an origin): entries, usage, limits, purges and their matches, newest answers"},
+	{"GET", adminCache + "?url=/path[&wait=1]", "what the CDN holds for one URL and why, or why it was not cached"},
+	{"DELETE", adminCache, "empty the CDN's cache"},
+	{"GET", adminClock, "the fake's time: {\"now\":…}"},
+	{"POST", adminClock, "move the fake's time forward: {\"advance\":\"30s\"}; TTLs, stale windows, deadlines and the rate limit follow it"},
 }
 
 // maxAdminBody bounds a fault posted to the admin API.
@@ -70,6 +77,15 @@ func isAdminPath(path string) bool {
 //	DELETE /__admin/faults                   ClearFaults
 //	POST   /__admin/reset                    Reset
 //	GET    /__admin/spec[?format=yaml]       the OpenAPI document the fake validates against
+//	GET    /__admin/cache[?wait=1]           the CDN's cache: entries, usage, limits, purges, newest answers
+//	GET    /__admin/cache?url=/path[&wait=1] what the CDN holds for one URL and why ([CDN.Explain])
+//	DELETE /__admin/cache                    CDN.Clear: empty the cache
+//	GET    /__admin/clock                    the fake's time: {"now":…}
+//	POST   /__admin/clock                    AdvanceClock: {"advance":"30s"}; answers {"now":…}
+//
+// With wait=1, the cache is shown once no background revalidation runs ([CDN.Settle]),
+// or when the request is cancelled. The cache paths answer 404 when the fake has no CDN
+// ([WithOrigin]).
 //
 // A fault is {"operation":ID,"times":N,"status":S,"retryAfter":"…","retryAfterMs":"…",
 // "body":…,"delayMs":N,"drop":true}, every field optional but one of status, delayMs and drop;
@@ -129,6 +145,29 @@ func (a admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.spec(w, r)
+	case adminCache:
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			a.cache(w, r)
+		case http.MethodDelete:
+			if a.h.cdn == nil {
+				noCDN(w)
+				return
+			}
+			a.h.cdn.Clear()
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			methodNotAllowed(w, r, "GET, HEAD, DELETE")
+		}
+	case adminClock:
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			writeJSON(w, http.StatusOK, clockJSON{Now: a.h.Now()})
+		case http.MethodPost:
+			a.advanceClock(w, r)
+		default:
+			methodNotAllowed(w, r, "GET, HEAD, POST")
+		}
 	default:
 		// The path is not repeated: whatever a caller put in it stays out of admin answers.
 		writeError(w, http.StatusNotFound, "not_found", "The admin API has no such path; GET "+AdminPrefix+" lists its paths")
@@ -147,6 +186,99 @@ func (a admin) index(w http.ResponseWriter) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(append(data, '\n'))
+}
+
+func noCDN(w http.ResponseWriter) {
+	writeError(w, http.StatusNotFound, "not_found", "The fake has no CDN: give it an origin (WithOrigin, or serve --origin URL)")
+}
+
+// cacheJSON is GET /__admin/cache's answer.
+type cacheJSON struct {
+	Environment string       `json:"environment"`
+	Origin      string       `json:"origin"`
+	Now         time.Time    `json:"now"`
+	Entries     []CacheEntry `json:"entries"`
+	Count       int          `json:"count"`
+	Bytes       int64        `json:"bytes"`
+	Evicted     int64        `json:"evicted"`
+	// Collapsed is how many requests wait for a concurrent request's origin fetch.
+	Collapsed int64           `json:"collapsed"`
+	Limits    cacheLimitsJSON `json:"limits"`
+	Purges    []PurgeRecord   `json:"purges"`
+	Answers   []CDNAnswer     `json:"answers"`
+}
+
+type cacheLimitsJSON struct {
+	MaxEntries   int   `json:"maxEntries"`
+	MaxBytes     int64 `json:"maxBytes"`
+	MaxBodyBytes int64 `json:"maxBodyBytes"`
+}
+
+// cache answers GET /__admin/cache, for the whole cache or (?url=) one URL.
+func (a admin) cache(w http.ResponseWriter, r *http.Request) {
+	c := a.h.cdn
+	if c == nil {
+		noCDN(w)
+		return
+	}
+	q := r.URL.Query()
+	switch wait := q.Get("wait"); wait {
+	case "", "0", "false":
+	case "1", "true":
+		if err := c.Settle(r.Context()); err != nil {
+			return // the caller left
+		}
+	default:
+		a.badRequest(w, `wait: must be "1" or "true" (got `+quoteOrNone(wait)+")")
+		return
+	}
+	if q.Has("url") {
+		target := q.Get("url")
+		if target == "" {
+			a.badRequest(w, "url: must be a path such as /blog/1 (got none)")
+			return
+		}
+		writeJSON(w, http.StatusOK, c.Explain(target))
+		return
+	}
+	count, bytes, evicted := c.store.usage()
+	writeJSON(w, http.StatusOK, cacheJSON{
+		Environment: c.env, Origin: c.Origin(), Now: a.h.Now(), Entries: c.Entries(),
+		Count: count, Bytes: bytes, Evicted: evicted, Collapsed: c.collapsed.Load(),
+		Limits:  cacheLimitsJSON{c.limits.MaxEntries, c.limits.MaxBytes, c.limits.MaxBodyBytes},
+		Purges:  c.Purges(),
+		Answers: c.recentAnswers("", 50),
+	})
+}
+
+// clockJSON is the admin API's view of the clock: the time, and a move forward.
+type clockJSON struct {
+	Now     time.Time `json:"now"`
+	Advance string    `json:"advance,omitempty"`
+}
+
+// advanceClock answers POST /__admin/clock {"advance":"30s"}.
+func (a admin) advanceClock(w http.ResponseWriter, r *http.Request) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	var in struct {
+		Advance string `json:"advance"`
+	}
+	if err := dec.Decode(&in); err != nil {
+		msg := describeDecodeError(err)
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			msg = strings.Trim(name, `"`) + `: is not a field of a clock move; send {"advance":"30s"}`
+		}
+		a.badRequest(w, msg)
+		return
+	}
+	d, err := time.ParseDuration(in.Advance)
+	if err != nil || d < 0 {
+		a.badRequest(w, `advance: must be a duration of 0 or more, such as "30s" or "1h" (got `+quoteOrNone(in.Advance)+")")
+		return
+	}
+	a.h.AdvanceClock(d)
+	writeJSON(w, http.StatusOK, clockJSON{Now: a.h.Now()})
 }
 
 func (a admin) listRequests(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,6 +88,13 @@ type config struct {
 	maxRecorded int
 	admin       bool
 	limit       *rateLimit // see ratelimit.go
+	now         func() time.Time
+
+	// The CDN (cdn.go); origin nil: none.
+	origin        *url.URL
+	environment   string
+	originTimeout time.Duration
+	cacheLimits   CacheLimits
 }
 
 // WithTokens accepts only these bearer tokens; any other is refused with 403 forbidden. By
@@ -166,6 +174,8 @@ type Handler struct {
 
 	log    *recorder
 	faults faultQueue
+	clock  *clock
+	cdn    *CDN // nil without WithOrigin
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -183,15 +193,31 @@ func NewHandler(opts ...Option) *Handler {
 	h.admin = newAdmin(h)
 	h.log = newRecorder(h.cfg.maxRecorded)
 	h.redact = redactor{tokens: h.cfg.tokenList}
+	h.clock = newClock(h.cfg.now)
+	if h.cfg.limit != nil && h.cfg.limit.now == nil {
+		h.cfg.limit.now = h.clock.now
+	}
+	if h.cfg.origin != nil {
+		h.cdn = newCDN(&h.cfg, h.clock.now)
+	}
 	return h
 }
 
+// CDN returns the CDN in front of the origin [WithOrigin] gave, nil without one. Mount it
+// as the site's handler in a server of your own (NewServer does, at [Server.CDNURL]), and
+// Close it when done.
+func (h *Handler) CDN() *CDN { return h.cdn }
+
 // Reset forgets the recorded requests (and the dropped count) and the pending faults, and
-// sets Calls back to 0. Request ids keep counting up. POST /__admin/reset calls it.
+// sets Calls back to 0; with a CDN, it empties its cache too ([CDN.Clear]). Request ids keep
+// counting up, and the clock keeps its time. POST /__admin/reset calls it.
 func (h *Handler) Reset() {
 	h.log.clear()
 	h.faults.clear()
 	h.calls.Store(0)
+	if h.cdn != nil {
+		h.cdn.Clear()
+	}
 }
 
 // Calls returns how many requests reached the API's paths since the handler was made or
@@ -442,6 +468,11 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, operation strin
 	if aw, ok := w.(*answerWriter); ok {
 		aw.accepted = rec
 		aw.note(http.StatusOK, "", "")
+	}
+	if h.cdn != nil {
+		// Vercel applies a purge before it answers; so does the fake, so that the next
+		// request through the CDN sees it.
+		h.cdn.purge(rec)
 	}
 	w.WriteHeader(http.StatusOK)
 }

@@ -19,17 +19,35 @@ const DefaultToken = "edgecachetest-token"
 // *Handler gives Requests, Calls, Reset and FailNext.
 type Server struct {
 	*Handler
-	// URL is the base URL, "http://127.0.0.1:port", with no trailing slash.
+	// URL is the API's base URL, "http://127.0.0.1:port", with no trailing slash.
 	URL string
+	// CDNURL is the base URL of the CDN in front of the origin [WithOrigin] gave, on a
+	// listener of its own so that the site's paths never meet the API's; "" without one.
+	CDNURL string
 
-	srv   *httptest.Server
-	token string
+	srv, cdnSrv *httptest.Server
+	token       string
 }
 
-// NewServer starts a fake configured by opts on a loopback port. Close it when done, for
-// example with t.Cleanup(s.Close).
+// NewServer starts a fake configured by opts on a loopback port, and its CDN, if
+// [WithOrigin] gave one, on another. Close it when done, for example with t.Cleanup(s.Close).
 func NewServer(opts ...Option) *Server {
 	h := NewHandler(opts...)
+	ts := startLoopback(h)
+	token := DefaultToken
+	if len(h.cfg.tokenList) > 0 {
+		token = h.cfg.tokenList[0]
+	}
+	s := &Server{Handler: h, URL: ts.URL, srv: ts, token: token}
+	if h.cdn != nil {
+		s.cdnSrv = startLoopback(h.cdn)
+		s.CDNURL = s.cdnSrv.URL
+	}
+	return s
+}
+
+// startLoopback serves h on 127.0.0.1, on a port the system picks.
+func startLoopback(h http.Handler) *httptest.Server {
 	l, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(fmt.Sprintf("edgecachetest: listening on 127.0.0.1: %v", err))
@@ -38,17 +56,18 @@ func NewServer(opts ...Option) *Server {
 	// a connection for the whole test run.
 	ts := &httptest.Server{Listener: l, Config: &http.Server{Handler: h, ReadHeaderTimeout: time.Minute}}
 	ts.Start()
-	token := DefaultToken
-	if len(h.cfg.tokenList) > 0 {
-		token = h.cfg.tokenList[0]
-	}
-	return &Server{Handler: h, URL: ts.URL, srv: ts, token: token}
+	return ts
 }
 
-// Close ends every pending latency wait (those connections are aborted, not answered),
-// then shuts the server down and waits for its handlers to return.
+// Close ends every pending latency wait (those connections are aborted, not answered) and
+// every origin fetch and background revalidation of the CDN, then shuts the servers down and
+// waits for their handlers to return.
 func (s *Server) Close() {
 	s.close()
+	if s.cdn != nil {
+		s.cdn.Close()
+		s.cdnSrv.Close()
+	}
 	s.srv.Close()
 }
 

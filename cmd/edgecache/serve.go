@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,8 @@ func newServeCommand(e env) *cobra.Command {
 		rateLimit                        string
 		rateLimitHeaders, retryAfterOnly bool
 		allowRemote                      bool
+
+		cdn cdnFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -62,8 +65,8 @@ func newServeCommand(e env) *cobra.Command {
 		Long: `Serves a fake of the four Edge Cache operations (POST /v1/edge-cache/invalidate-by-tags,
 dangerously-delete-by-tags, invalidate-by-src-images and dangerously-delete-by-src-images) that
 checks every request against the vendored OpenAPI spec, as the real API would, and logs each
-request and its verdict. By default any non-empty bearer token is accepted. Nothing is cached or
-deleted.
+request and its verdict. By default any non-empty bearer token is accepted. Without --origin
+(below), nothing is cached or deleted.
 
 Under /__admin/ an admin API lets a test in any language see what was sent and script faults:
   GET    /__admin/                          an index of these paths
@@ -72,7 +75,7 @@ Under /__admin/ an admin API lets a test in any language see what was sent and s
   POST   /__admin/faults                    queue a fault: {"operation","times","status",
                                             "retryAfter","retryAfterMs","body","delayMs","drop"}
   GET    /__admin/faults, DELETE /__admin/faults
-  POST   /__admin/reset                     clear the requests and the faults
+  POST   /__admin/reset                     clear the requests, the faults and the CDN's cache
   GET    /__admin/spec                      the OpenAPI document the fake validates against
 The log keeps the newest --max-recorded requests and counts the others as dropped. It never
 holds a bearer token.
@@ -82,6 +85,19 @@ A client cannot hold the server: a connection is closed when its request takes l
 written within --write-timeout, or when it stays idle between requests for --idle-timeout.
 At most --max-conns connections are served at once; more wait to be accepted.
 
+With --origin URL, a local emulation of Vercel's CDN cache serves your site on --cdn-addr,
+in front of the origin, and the purges the fake accepts act on it, so you can see what a
+purge does: x-vercel-cache shows MISS, HIT, STALE, REVALIDATED or BYPASS, and
+  GET    /__admin/cache[?url=/path]         every entry (tags, state, age, TTL, the header that
+                                            decided), or why one URL was or was not cached
+  DELETE /__admin/cache                     empty the cache
+  POST   /__admin/clock                     move the fake's time: {"advance":"30s"}
+Caching follows Vercel's documented rules (s-maxage, CDN-Cache-Control,
+Vercel-CDN-Cache-Control, stale-while-revalidate, stale-if-error, Vercel-Cache-Tag); see
+go doc github.com/vercelkit/edgecache/edgecachetest. Invalidate rather than delete: a deleted
+page is fetched from the origin in the foreground by its next request, and a tag covering
+many pages sends many such requests at once (a stampede).
+
 It listens on loopback only unless --allow-remote is given: the fake accepts any token, and
 its admin API can rewrite its answers. Give --allow-remote with --addr 0.0.0.0:8787 in a
 container, where that address is the container's own.`,
@@ -90,12 +106,20 @@ container, where that address is the container's own.`,
     -H 'Authorization: Bearer test-token' -H 'Content-Type: application/json' -d '{"tags":["blog"]}'
   curl 'http://127.0.0.1:8787/__admin/requests?operation=invalidateByTags'
   curl -X POST http://127.0.0.1:8787/__admin/faults -d '{"status":429,"retryAfterMs":"50","times":2}'
-  edgecache dangerously-delete --api-url http://127.0.0.1:8787 --token test-token --project demo --tag blog --yes`,
+  edgecache dangerously-delete --api-url http://127.0.0.1:8787 --token test-token --project demo --tag blog --yes
+
+  edgecache serve --origin http://127.0.0.1:3000          # the site on http://127.0.0.1:8788
+  curl -i http://127.0.0.1:8788/blog/hello                  # x-vercel-cache: MISS, then HIT
+  edgecache invalidate --api-url http://127.0.0.1:8787 --token t --project demo --tag blog --yes
+  curl -i http://127.0.0.1:8788/blog/hello                  # x-vercel-cache: STALE
+  curl 'http://127.0.0.1:8787/__admin/cache?url=/blog/hello'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !loopbackOnly(addr) && !allowRemote {
-				return fmt.Errorf("--addr %s: other machines could reach the fake and its admin API: "+
-					"pass --allow-remote if that is meant (as in a container), or listen on 127.0.0.1", addr)
+			for _, a := range []struct{ flag, addr string }{{"--addr", addr}, {"--cdn-addr", cdn.addr}} {
+				if a.addr != "" && !loopbackOnly(a.addr) && !allowRemote {
+					return fmt.Errorf("%s %s: other machines could reach the fake and its admin API: "+
+						"pass --allow-remote if that is meant (as in a container), or listen on 127.0.0.1", a.flag, a.addr)
+				}
 			}
 			if err := limits.check(latency); err != nil {
 				return err
@@ -120,11 +144,16 @@ container, where that address is the container's own.`,
 				return err
 			}
 			opts = append(opts, limitOpts...)
-			return serve(cmd.Context(), e, addr, limits, edgecachetest.NewHandler(opts...))
+			cdnOpts, err := cdn.options()
+			if err != nil {
+				return err
+			}
+			opts = append(opts, cdnOpts...)
+			return serve(cmd.Context(), e, addr, cdn.addr, limits, edgecachetest.NewHandler(opts...))
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8787", "address to listen on (port 0 picks a free one, printed on stderr); loopback only, unless --allow-remote")
-	cmd.Flags().BoolVar(&allowRemote, "allow-remote", false, "allow an --addr other machines can reach, such as 0.0.0.0:8787 in a container")
+	cmd.Flags().BoolVar(&allowRemote, "allow-remote", false, "allow an --addr or --cdn-addr other machines can reach, such as 0.0.0.0:8787 in a container")
 	cmd.Flags().StringVar(&token, "token", "", "accept only this bearer token (default: any non-empty token)")
 	cmd.Flags().DurationVar(&latency, "latency", 0, "delay every answer, e.g. 20ms")
 	// The defaults leave a slow client a body of 1 MiB at 35 KB/s, and --latency up to a minute.
@@ -137,7 +166,64 @@ container, where that address is the container's own.`,
 	cmd.Flags().StringVar(&rateLimit, "rate-limit", "", "allow N requests per fixed window of DURATION, e.g. 100/1m; more are answered 429")
 	cmd.Flags().BoolVar(&rateLimitHeaders, "rate-limit-headers", false, "with --rate-limit, send X-RateLimit-Limit/Remaining/Reset (not confirmed for Vercel)")
 	cmd.Flags().BoolVar(&retryAfterOnly, "rate-limit-retry-after-only", false, "with --rate-limit, answer 429 with Retry-After alone, without the error's limit block")
+	cdn.register(cmd)
 	return cmd
+}
+
+// cdnFlags are serve's flags for the CDN in front of --origin.
+type cdnFlags struct {
+	origin, addr, environment string
+	timeout                   time.Duration
+	limits                    edgecachetest.CacheLimits
+	frozenClock               bool
+}
+
+func (f *cdnFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.origin, "origin", "", "serve a local Vercel CDN in front of this origin, e.g. http://127.0.0.1:3000")
+	fl.StringVar(&f.addr, "cdn-addr", "127.0.0.1:8788", "with --origin, address the CDN listens on (port 0 picks a free one, printed on stderr)")
+	fl.StringVar(&f.environment, "environment", edgecachetest.EnvironmentProduction, "with --origin, the environment the CDN emulates (production|preview): a purge for the other one leaves it alone")
+	fl.DurationVar(&f.timeout, "origin-timeout", edgecachetest.DefaultOriginTimeout, "with --origin, answer 504 when the origin's headers take longer")
+	fl.IntVar(&f.limits.MaxEntries, "cache-max-entries", edgecachetest.DefaultMaxEntries, "with --origin, keep at most this many cache entries (least recently used out first)")
+	fl.Int64Var(&f.limits.MaxBytes, "cache-max-bytes", edgecachetest.DefaultMaxBytes, "with --origin, keep at most this many bytes in the cache")
+	fl.Int64Var(&f.limits.MaxBodyBytes, "cache-max-body-bytes", edgecachetest.DefaultMaxBodyBytes, "with --origin, store no body larger than this (twice it when streamed); larger ones stream through")
+	fl.BoolVar(&f.frozenClock, "frozen-clock", false, "stop the fake's clock: only POST /__admin/clock moves it (TTLs, deadlines, rate-limit windows)")
+}
+
+// options checks the CDN flags and turns them into the fake's options.
+func (f *cdnFlags) options() ([]edgecachetest.Option, error) {
+	var opts []edgecachetest.Option
+	if f.frozenClock {
+		start := time.Now()
+		opts = append(opts, edgecachetest.WithClock(func() time.Time { return start }))
+	}
+	if f.origin == "" {
+		return opts, nil
+	}
+	u, err := url.Parse(f.origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("--origin: must be an http:// or https:// URL with a host and no query, such as http://127.0.0.1:3000 (got %q)", f.origin)
+	}
+	if f.environment != edgecachetest.EnvironmentProduction && f.environment != edgecachetest.EnvironmentPreview {
+		return nil, fmt.Errorf("--environment: must be production or preview (got %q)", f.environment)
+	}
+	if f.timeout <= 0 {
+		return nil, fmt.Errorf("--origin-timeout: must be greater than 0 (got %v)", f.timeout)
+	}
+	for _, l := range []struct {
+		flag string
+		v    int64
+	}{{"--cache-max-entries", int64(f.limits.MaxEntries)}, {"--cache-max-bytes", f.limits.MaxBytes}, {"--cache-max-body-bytes", f.limits.MaxBodyBytes}} {
+		if l.v < 1 {
+			return nil, fmt.Errorf("%s: must be at least 1 (got %d)", l.flag, l.v)
+		}
+	}
+	return append(opts,
+		edgecachetest.WithOrigin(f.origin),
+		edgecachetest.WithEnvironment(f.environment),
+		edgecachetest.WithOriginTimeout(f.timeout),
+		edgecachetest.WithCacheLimits(f.limits),
+	), nil
 }
 
 // loopbackOnly reports whether addr can be reached from this machine only: localhost or a
@@ -186,47 +272,99 @@ func rateLimitOptions(limit string, headers, retryAfterOnly bool) ([]edgecachete
 	return opts, nil
 }
 
-// serve runs handler on addr until ctx ends, then shuts down gracefully.
-func serve(ctx context.Context, e env, addr string, limits serveLimits, handler http.Handler) error {
+// serve runs the fake's handler on addr, and its CDN, if it has one, on cdnAddr, until ctx
+// ends, then shuts both down gracefully.
+func serve(ctx context.Context, e env, addr, cdnAddr string, limits serveLimits, h *edgecachetest.Handler) error {
+	api, err := listen(ctx, addr, "--addr", limits, h)
+	if err != nil {
+		return err
+	}
+	servers := []*listening{api}
+	c := h.CDN()
+	if c != nil {
+		site, err := listen(ctx, cdnAddr, "--cdn-addr", limits, c)
+		if err != nil {
+			_ = api.ln.Close()
+			c.Close()
+			return err
+		}
+		servers = append(servers, site)
+	}
+	fmt.Fprintf(e.stderr, "edgecache: serving the fake endpoint on http://%s (Ctrl-C to stop)\n", localAddr(api.ln))
+	fmt.Fprintf(e.stderr, "edgecache: admin API on http://%s/__admin/\n", localAddr(api.ln))
+	if c != nil {
+		fmt.Fprintf(e.stderr, "edgecache: serving the CDN on http://%s in front of %s (environment %s); see http://%s/__admin/cache\n",
+			localAddr(servers[1].ln), c.Origin(), c.Environment(), localAddr(api.ln))
+	}
+	for _, s := range servers {
+		if !loopbackOnly(s.ln.Addr().String()) {
+			fmt.Fprintf(e.stderr, "edgecache: WARNING: --allow-remote: listening on %s; other machines can reach it\n", s.ln.Addr())
+		}
+	}
+	done := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { done <- s.srv.Serve(s.ln) }()
+	}
+	var failed error
+	received := 0
+	select {
+	case failed = <-done:
+		received++
+	case <-ctx.Done():
+	}
+	if c != nil {
+		// Ends the CDN's origin fetches, so that its server's shutdown does not wait for a
+		// slow origin.
+		c.Close()
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.srv.Shutdown(shutdownCtx); err != nil && failed == nil {
+			failed = err
+		}
+	}
+	for ; received < len(servers); received++ {
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) && failed == nil {
+			failed = err
+		}
+	}
+	if failed != nil && !errors.Is(failed, http.ErrServerClosed) {
+		return &failure{err: failed}
+	}
+	return nil
+}
+
+// listening is one of serve's servers and its listener.
+type listening struct {
+	ln  net.Listener
+	srv *http.Server
+}
+
+// listen opens addr for handler, with serve's limits.
+func listen(ctx context.Context, addr, flag string, limits serveLimits, handler http.Handler) (*listening, error) {
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("--addr: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	// Connections beyond the bound wait in the kernel's accept queue, holding no descriptor
 	// of ours. netutil.LimitListener is the Go team's maintained semaphore listener.
 	ln = netutil.LimitListener(ln, limits.maxConns)
-	srv := &http.Server{
+	return &listening{ln: ln, srv: &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: limits.readHeader,
 		ReadTimeout:       limits.read,
 		WriteTimeout:      limits.write,
 		IdleTimeout:       limits.idle,
-	}
-	// Every interface ("0.0.0.0:8787", shown as [::]:8787) is no address to connect to: the
-	// URL printed for this machine's clients is its loopback one.
-	local := ln.Addr().String()
+	}}, nil
+}
+
+// localAddr is the address this machine's clients connect to: every interface
+// ("0.0.0.0:8787", shown as [::]:8787) is no address to connect to, so it becomes the
+// loopback one.
+func localAddr(ln net.Listener) string {
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
-		local = net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 	}
-	fmt.Fprintf(e.stderr, "edgecache: serving the fake endpoint on http://%s (Ctrl-C to stop)\n", local)
-	if !loopbackOnly(addr) {
-		fmt.Fprintf(e.stderr, "edgecache: WARNING: --allow-remote: listening on %s; other machines can reach the fake and its admin API\n", ln.Addr())
-	}
-	fmt.Fprintf(e.stderr, "edgecache: admin API on http://%s/__admin/\n", local)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return &failure{err: err}
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return &failure{err: err}
-	}
-	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return &failure{err: err}
-	}
-	return nil
+	return ln.Addr().String()
 }

@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -18,6 +22,7 @@ import (
 // servingCommand is `edgecache serve` running in-process on a free loopback port.
 type servingCommand struct {
 	base   string // http://127.0.0.1:port
+	cdn    string // the CDN's base URL, with --origin
 	stop   func() int
 	logged func() string // stderr after the address lines, once stopped
 }
@@ -37,16 +42,22 @@ func startServe(t *testing.T, args ...string) *servingCommand {
 		_ = stderrW.Close() // a pipe writer's Close never fails
 	}()
 	lines := bufio.NewScanner(stderrR)
-	var base string
+	var base, cdn string
+	wantCDN := slices.Contains(args, "--origin")
 	for lines.Scan() {
 		if _, after, ok := strings.Cut(lines.Text(), "serving the fake endpoint on "); ok {
 			base, _, _ = strings.Cut(after, " ")
+		}
+		if _, after, ok := strings.Cut(lines.Text(), "serving the CDN on "); ok {
+			cdn, _, _ = strings.Cut(after, " ")
+		}
+		if base != "" && (cdn != "" || !wantCDN) {
 			break
 		}
 	}
-	if base == "" {
+	if base == "" || (wantCDN && cdn == "") {
 		cancel()
-		t.Fatal("serve did not print its address")
+		t.Fatal("serve did not print its addresses")
 	}
 	var (
 		mu     sync.Mutex
@@ -61,7 +72,7 @@ func startServe(t *testing.T, args ...string) *servingCommand {
 		}
 		close(logDone)
 	}()
-	sc := &servingCommand{base: base}
+	sc := &servingCommand{base: base, cdn: cdn}
 	var once sync.Once
 	code := -1
 	sc.stop = func() int {
@@ -336,6 +347,102 @@ func TestServeLimitFlags(t *testing.T) {
 		out := harness{}.run(t, append([]string{"serve", "--addr", "127.0.0.1:0"}, tt.args...)...)
 		if out.code != exitUsage || !strings.Contains(out.stderr, tt.want) {
 			t.Errorf("serve %v: exit %d, stderr %q; want exit %d with %q", tt.args, out.code, out.stderr, exitUsage, tt.want)
+		}
+	}
+}
+
+// The README's session, in-process: an origin, serve --origin, the CDN, the command's
+// invalidate and delete, and the admin API's explanation.
+func TestServeCDNShowsWhatAPurgeDoes(t *testing.T) {
+	var version atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "s-maxage=60")
+		w.Header().Set("Vercel-Cache-Tag", "blog")
+		_, _ = fmt.Fprintf(w, "%s v%d", r.URL.Path, version.Add(1))
+	}))
+	t.Cleanup(origin.Close)
+	const token = "cdn-session-token"
+	sc := startServe(t, "--token", token, "--origin", origin.URL, "--cdn-addr", "127.0.0.1:0", "--frozen-clock")
+	page := func() (string, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, sc.cdn+"/blog/hello", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.Header.Get("X-Vercel-Cache"), string(body)
+	}
+	purge := func(verb string) {
+		t.Helper()
+		out := harness{}.run(t, verb, "--api-url", sc.base, "--token", token, "--project", "demo", "--tag", "blog", "--yes")
+		if out.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", verb, out.code, out.stderr)
+		}
+	}
+	steps := []struct {
+		do         func()
+		cache, got string
+	}{
+		{cache: "MISS", got: "/blog/hello v1"},
+		{cache: "HIT", got: "/blog/hello v1"},
+		{do: func() { purge("invalidate") }, cache: "STALE", got: "/blog/hello v1"},
+		{do: func() {
+			// wait=1 returns once the background revalidation is done.
+			if status, body := sc.do(t, http.MethodGet, "/__admin/cache?wait=1", "", ""); status != 200 || !strings.Contains(body, `"state":"fresh"`) {
+				t.Fatalf("GET /__admin/cache?wait=1: %d %s", status, body)
+			}
+		}, cache: "HIT", got: "/blog/hello v2"},
+		{do: func() { purge("dangerously-delete") }, cache: "REVALIDATED", got: "/blog/hello v3"},
+		{do: func() {
+			if status, body := sc.do(t, http.MethodPost, "/__admin/clock", "", `{"advance":"61s"}`); status != 200 {
+				t.Fatalf("POST /__admin/clock: %d %s", status, body)
+			}
+		}, cache: "MISS", got: "/blog/hello v4"},
+	}
+	for i, s := range steps {
+		if s.do != nil {
+			s.do()
+		}
+		if cache, body := page(); cache != s.cache || body != s.got {
+			t.Fatalf("step %d: %s %q, want %s %q", i+1, cache, body, s.cache, s.got)
+		}
+	}
+	status, body := sc.do(t, http.MethodGet, "/__admin/cache?url=/blog/hello", "", "")
+	if status != 200 || !strings.Contains(body, `is cached (fresh), decided by Cache-Control: s-maxage=60`) {
+		t.Errorf("GET /__admin/cache?url=: %d %s", status, body)
+	}
+	if code := sc.stop(); code != 0 {
+		t.Errorf("serve exited %d", code)
+	}
+	for _, want := range []string{
+		`msg="edgecachetest: purge" operation=invalidateByTags purged="\"blog\"" target="" matched=1`,
+		`msg="edgecachetest: cdn" method=GET url=/blog/hello status=200 cache=STALE reason="tag-based invalidation (\"blog\")"`,
+	} {
+		if !strings.Contains(sc.logged(), want) {
+			t.Errorf("the log lacks %s:\n%s", want, sc.logged())
+		}
+	}
+}
+
+func TestServeCDNFlagsAreChecked(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--origin", "127.0.0.1:3000"}, "--origin: must be an http:// or https:// URL"},
+		{[]string{"--origin", "http://127.0.0.1:1", "--environment", "staging"}, `--environment: must be production or preview (got "staging")`},
+		{[]string{"--origin", "http://127.0.0.1:1", "--cache-max-entries", "0"}, "--cache-max-entries: must be at least 1 (got 0)"},
+		{[]string{"--origin", "http://127.0.0.1:1", "--origin-timeout", "0s"}, "--origin-timeout: must be greater than 0"},
+		{[]string{"--origin", "http://127.0.0.1:1", "--cdn-addr", "256.0.0.1:1"}, "--cdn-addr:"},
+	} {
+		out := harness{}.run(t, append([]string{"serve", "--addr", "127.0.0.1:0"}, tc.args...)...)
+		if out.code == 0 || !strings.Contains(out.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, out.code, out.stderr, tc.want)
 		}
 	}
 }

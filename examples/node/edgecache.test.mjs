@@ -1,6 +1,8 @@
 // A contract test in TypeScript's world: the official @vercel/sdk calls `edgecache serve`, and
 // the test checks what was sent through the fake's admin API (/__admin/), as a test of your
-// own code would. Run it with `make test-node` (or `npm ci && npm test` here).
+// own code would. Then the same SDK purges a site behind `edgecache serve --origin`, and fetch
+// through its local CDN sees what the purge did. Run it with `make test-node` (or
+// `npm ci && npm test` here).
 //
 // The suite builds the command with `go build` into a temporary directory, unless
 // EDGECACHE_BIN names a binary already built, and starts it on a free loopback port.
@@ -8,6 +10,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -17,59 +20,69 @@ import { Vercel } from "@vercel/sdk";
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const TOKEN = "node-example-token-3f9a";
 
-let server; // the edgecache serve process
-let serverLog = []; // its stderr, shown when a test fails to start it
-let base; // http://127.0.0.1:port
-let vercel; // the SDK, pointed at the fake
+let bin; // the edgecache binary
 let buildDir;
+const servers = []; // every edgecache serve started, stopped after all tests
+let base; // the plain fake: http://127.0.0.1:port
+let vercel; // the SDK, pointed at it
 
 before(async () => {
-  let bin = process.env.EDGECACHE_BIN;
+  bin = process.env.EDGECACHE_BIN;
   if (!bin) {
     buildDir = mkdtempSync(path.join(tmpdir(), "edgecache-node-"));
     bin = path.join(buildDir, "edgecache");
     execFileSync(process.env.GO ?? "go", ["build", "-o", bin, "./cmd/edgecache"], { cwd: repoRoot, stdio: "inherit" });
   }
-  server = spawn(bin, ["serve", "--addr", "127.0.0.1:0", "--token", TOKEN], { stdio: ["ignore", "ignore", "pipe"] });
-  base = await addressOf(server);
+  ({ api: base } = await startServe());
   vercel = new Vercel({ bearerToken: TOKEN, serverURL: base });
 });
 
 after(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once("exit", resolve));
-    server.kill("SIGTERM");
-    await exited;
+  for (const child of servers) {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
   }
   if (buildDir) rmSync(buildDir, { recursive: true, force: true });
 });
+
+// startServe runs `edgecache serve` on a free loopback port with extra flags, and returns the
+// API's base URL and, with --origin, the CDN's, as serve prints them on stderr ("serving the
+// fake endpoint on http://127.0.0.1:PORT", "serving the CDN on http://127.0.0.1:PORT in
+// front of …"). It keeps reading stderr afterwards, so that the server never blocks on a full
+// pipe.
+function startServe(...flags) {
+  const child = spawn(bin, ["serve", "--addr", "127.0.0.1:0", "--token", TOKEN, ...flags], { stdio: ["ignore", "ignore", "pipe"] });
+  servers.push(child);
+  const wantCDN = flags.includes("--origin");
+  const log = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`edgecache serve printed no address in 30 s:\n${log.join("\n")}`)), 30_000);
+    child.once("exit", (code) => reject(new Error(`edgecache serve exited ${code}:\n${log.join("\n")}`)));
+    const found = {};
+    createInterface({ input: child.stderr }).on("line", (line) => {
+      if (log.length < 200) log.push(line);
+      found.api ??= line.match(/serving the fake endpoint on (http:\/\/\S+)/)?.[1];
+      found.cdn ??= line.match(/serving the CDN on (http:\/\/\S+) in front of/)?.[1];
+      if (found.api && (found.cdn || !wantCDN)) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    });
+  });
+}
 
 beforeEach(async () => {
   const res = await fetch(`${base}/__admin/reset`, { method: "POST" });
   assert.equal(res.status, 204);
 });
 
-// addressOf reads the address serve prints on stderr ("serving the fake endpoint on
-// http://127.0.0.1:PORT"), and keeps reading stderr afterwards so that the server never
-// blocks on a full pipe.
-function addressOf(child) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`edgecache serve printed no address in 30 s:\n${serverLog.join("\n")}`)), 30_000);
-    child.once("exit", (code) => reject(new Error(`edgecache serve exited ${code}:\n${serverLog.join("\n")}`)));
-    createInterface({ input: child.stderr }).on("line", (line) => {
-      if (serverLog.length < 200) serverLog.push(line);
-      const m = line.match(/serving the fake endpoint on (http:\/\/\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
-}
-
-// admin calls the admin API and returns the status and the parsed JSON answer (or null).
-async function admin(method, pathAndQuery, body) {
-  const res = await fetch(`${base}/__admin/${pathAndQuery}`, {
+// admin calls the admin API (of the plain fake, or of the server at api) and returns the
+// status and the parsed JSON answer (or null).
+async function admin(method, pathAndQuery, body, api = base) {
+  const res = await fetch(`${api}/__admin/${pathAndQuery}`, {
     method,
     headers: body === undefined ? {} : { "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -264,3 +277,95 @@ describe("@vercel/sdk against edgecache serve", () => {
     assert.deepEqual(ids.sort(), calls.map((c) => c.operation).sort());
   });
 });
+
+// The same SDK against `edgecache serve --origin`: a local emulation of Vercel's CDN in front
+// of a site, on which the fake's purges act. The site here is a node:http server; each page
+// says how many times the origin rendered it, so that a cached answer can be told from a
+// fresh one. --frozen-clock stops the fake's time: no TTL runs out while the test runs, and
+// waiting for a background revalidation uses the admin API (?wait=1), not a sleep.
+describe("@vercel/sdk purges the CDN of edgecache serve --origin, and fetch sees it", () => {
+  let site; // the origin
+  let renders; // how many times the origin rendered each path
+  let api; // that serve's API and admin API
+  let cdn; // its CDN: the site as Vercel's CDN would serve it
+  let sdk; // @vercel/sdk, pointed at that serve
+
+  before(async () => {
+    renders = new Map();
+    site = createServer((req, res) => {
+      const n = (renders.get(req.url) ?? 0) + 1;
+      renders.set(req.url, n);
+      res.setHeader("Cache-Control", "public, s-maxage=60, stale-while-revalidate=300");
+      res.setHeader("Vercel-Cache-Tag", `blog,post-${path.basename(req.url)}`);
+      res.setHeader("Content-Type", "text/plain");
+      res.end(`${req.url}: render #${n}`);
+    });
+    await new Promise((resolve) => site.listen(0, "127.0.0.1", resolve));
+    const origin = `http://127.0.0.1:${site.address().port}`;
+    ({ api, cdn } = await startServe("--origin", origin, "--cdn-addr", "127.0.0.1:0", "--frozen-clock"));
+    sdk = new Vercel({ bearerToken: TOKEN, serverURL: api });
+  });
+
+  after(async () => {
+    site.closeAllConnections();
+    await new Promise((resolve) => site.close(resolve));
+  });
+
+  // page fetches a path through the CDN: x-vercel-cache, the body, and the headers.
+  async function page(p) {
+    const res = await fetch(`${cdn}${p}`);
+    assert.equal(res.status, 200);
+    return { cache: res.headers.get("x-vercel-cache"), body: await res.text(), headers: res.headers };
+  }
+
+  test("invalidateByTags: the page is STALE at once, then fresh", async () => {
+    assert.deepEqual(await pick(page("/blog/hello")), { cache: "MISS", body: "/blog/hello: render #1" });
+    const hit = await page("/blog/hello");
+    assert.deepEqual({ cache: hit.cache, body: hit.body }, { cache: "HIT", body: "/blog/hello: render #1" });
+    assert.equal(hit.headers.get("vercel-cache-tag"), null, "the CDN consumes Vercel-Cache-Tag");
+    assert.equal(hit.headers.get("age"), "0", "the clock is frozen");
+
+    await sdk.edgeCache.invalidateByTags({ projectIdOrName: "my-app", requestBody: { tags: ["blog"] } });
+
+    // The stale page at once, while one background revalidation asks the origin again.
+    assert.deepEqual(await pick(page("/blog/hello")), { cache: "STALE", body: "/blog/hello: render #1" });
+    const settled = await admin("GET", "cache?url=/blog/hello&wait=1", undefined, api);
+    assert.equal(settled.status, 200);
+    assert.equal(settled.json.entries[0].state, "fresh", settled.text);
+    assert.deepEqual(await pick(page("/blog/hello")), { cache: "HIT", body: "/blog/hello: render #2" });
+    assert.equal(renders.get("/blog/hello"), 2, "one revalidation, not one per request");
+
+    // The admin API says what the purge matched; the API's own answer was Vercel's 200.
+    const cache = await admin("GET", "cache", undefined, api);
+    const purge = cache.json.purges.at(-1);
+    assert.deepEqual(
+      { operation: purge.operation, tags: purge.tags, applied: purge.applied, matched: purge.matched },
+      { operation: "invalidateByTags", tags: ["blog"], applied: true, matched: 1 },
+    );
+  });
+
+  test("dangerouslyDeleteByTags: the next request waits for the origin (REVALIDATED)", async () => {
+    assert.equal((await page("/blog/deleted")).cache, "MISS");
+    await sdk.edgeCache.dangerouslyDeleteByTags({ projectIdOrName: "my-app", requestBody: { tags: ["post-deleted"] } });
+    assert.deepEqual(await pick(page("/blog/deleted")), { cache: "REVALIDATED", body: "/blog/deleted: render #2" });
+    assert.deepEqual(await pick(page("/blog/deleted")), { cache: "HIT", body: "/blog/deleted: render #2" });
+  });
+
+  test("a purge for preview leaves the production CDN alone; time moves only when told", async () => {
+    assert.equal((await page("/blog/kept")).cache, "MISS");
+    await sdk.edgeCache.invalidateByTags({ projectIdOrName: "my-app", requestBody: { tags: ["blog"], target: "preview" } });
+    assert.deepEqual(await pick(page("/blog/kept")), { cache: "HIT", body: "/blog/kept: render #1" });
+
+    // Past s-maxage=60, within stale-while-revalidate=300: STALE, by the admin clock.
+    const moved = await admin("POST", "clock", { advance: "61s" }, api);
+    assert.equal(moved.status, 200);
+    const stale = await page("/blog/kept");
+    assert.deepEqual({ cache: stale.cache, age: stale.headers.get("age") }, { cache: "STALE", age: "61" });
+  });
+});
+
+// pick keeps what the tests compare of a page: x-vercel-cache and the body.
+async function pick(pagePromise) {
+  const { cache, body } = await pagePromise;
+  return { cache, body };
+}

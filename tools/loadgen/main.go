@@ -1,9 +1,19 @@
-// Command loadgen drives an implementation of POST /v1/edge-cache/dangerously-delete-by-tags
-// (edgecache serve, Prism's mock, the real API behind a proxy) with valid requests from a
-// fixed number of concurrent clients, and reports requests per second, errors and latency
-// percentiles. It uses the standard library only.
+// Command loadgen drives an HTTP server with requests from a fixed number of concurrent
+// clients, and reports requests per second, errors and latency percentiles. It uses the
+// standard library only.
+//
+// By default it sends valid requests to POST /v1/edge-cache/dangerously-delete-by-tags
+// (edgecache serve, Prism's mock, the real API behind a proxy):
 //
 //	cd tools && go run ./loadgen -url http://127.0.0.1:8787 -c 8 -d 10s
+//
+// With -method GET (or HEAD) it requests a site instead, such as a cache in front of an
+// origin (scripts/bench-cdn.sh): the URL as given, with no token and no body; -urls N cycles
+// through N distinct URLs (n=0 … n=N-1 added to the query), -unique makes every URL one never
+// requested before (all misses, for a cache), -n stops after that many requests, and
+// -count-header counts the values of a response header, such as x-vercel-cache:
+//
+//	go run ./loadgen -method GET -url http://127.0.0.1:8788/page -urls 100 -count-header X-Vercel-Cache
 //
 // Each client keeps one HTTP/1.1 connection alive and sends one request at a time (no
 // pipelining). A request counts as an error when no answer came or the status is not 2xx; the
@@ -43,6 +53,7 @@ const endpointPath = "/v1/edge-cache/dangerously-delete-by-tags"
 // report is what a run measured.
 type report struct {
 	URL         string  `json:"url"`
+	Method      string  `json:"method"`
 	Client      string  `json:"client"`
 	Concurrency int     `json:"concurrency"`
 	Duration    float64 `json:"durationSeconds"`
@@ -53,56 +64,86 @@ type report struct {
 	P50         float64 `json:"p50Ms"`
 	P99         float64 `json:"p99Ms"`
 	Max         float64 `json:"maxMs"`
+	// Header and HeaderCounts: -count-header's name, and how many counted answers carried
+	// each value ("" for none).
+	Header       string         `json:"header,omitempty"`
+	HeaderCounts map[string]int `json:"headerCounts,omitempty"`
 }
 
 func main() {
 	var (
-		base        = flag.String("url", "http://127.0.0.1:8787", "base URL of the API; the endpoint's path is appended unless the URL already ends with it")
+		base        = flag.String("url", "http://127.0.0.1:8787", "base URL of the API (the endpoint's path is appended unless the URL already ends with it); with -method GET or HEAD, the URL requested")
+		method      = flag.String("method", http.MethodPost, "POST sends purges to the API; GET or HEAD requests -url as a site")
 		concurrency = flag.Int("c", 8, "concurrent clients")
 		duration    = flag.Duration("d", 10*time.Second, "how long to measure")
+		total       = flag.Int("n", 0, "stop after this many requests instead of after -d (no warm-up); 0 for none")
 		warmup      = flag.Duration("warmup", time.Second, "how long to send before measuring")
-		token       = flag.String("token", "loadgen", "bearer token")
-		project     = flag.String("project", "prj_loadgen", "projectIdOrName query parameter")
-		teamID      = flag.String("team-id", "", "teamId query parameter; empty omits it")
-		tags        = flag.Int("tags", 2, "tags per request, 1 to 16")
+		token       = flag.String("token", "loadgen", "bearer token (POST only)")
+		project     = flag.String("project", "prj_loadgen", "projectIdOrName query parameter (POST only)")
+		teamID      = flag.String("team-id", "", "teamId query parameter; empty omits it (POST only)")
+		tags        = flag.Int("tags", 2, "tags per request, 1 to 16 (POST only)")
+		urls        = flag.Int("urls", 1, "with GET or HEAD, cycle through this many distinct URLs (n=0 … n=N-1 added to the query)")
+		unique      = flag.Bool("unique", false, "with GET or HEAD, make every request's URL one never requested before")
+		countHeader = flag.String("count-header", "", "count the values of this response header in the answers measured, e.g. X-Vercel-Cache")
 		timeout     = flag.Duration("timeout", 10*time.Second, "per-request timeout")
 		asJSON      = flag.Bool("json", false, "print the report as JSON")
 		useNetHTTP  = flag.Bool("nethttp", false, "use net/http's client instead of the minimal one")
 	)
 	flag.Parse()
-	if *concurrency < 1 || *duration <= 0 || *tags < 1 || *tags > 16 {
-		fmt.Fprintln(os.Stderr, "loadgen: -c and -d must be positive and -tags between 1 and 16")
+	if *concurrency < 1 || *duration <= 0 || *total < 0 || *tags < 1 || *tags > 16 || *urls < 1 {
+		fmt.Fprintln(os.Stderr, "loadgen: -c, -d and -urls must be positive, -n not negative and -tags between 1 and 16")
 		os.Exit(2)
 	}
-	target, err := requestURL(*base, *project, *teamID)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(2)
-	}
-	body, err := requestBody(*tags)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(2)
-	}
-	rep, err := run(config{
-		url:         target,
-		body:        body,
-		auth:        "Bearer " + *token,
+	cfg := config{
+		method:      strings.ToUpper(*method),
 		concurrency: *concurrency,
 		warmup:      *warmup,
 		duration:    *duration,
+		total:       *total,
 		timeout:     *timeout,
 		netHTTP:     *useNetHTTP,
-	})
+		countHeader: http.CanonicalHeaderKey(*countHeader),
+	}
+	var err error
+	switch cfg.method {
+	case http.MethodPost:
+		if *urls != 1 || *unique {
+			err = errors.New("-urls and -unique need -method GET or HEAD")
+			break
+		}
+		var target string
+		if target, err = requestURL(*base, *project, *teamID); err != nil {
+			break
+		}
+		cfg.variants = []string{target}
+		cfg.body, err = requestBody(*tags)
+		cfg.auth = "Bearer " + *token
+	case http.MethodGet, http.MethodHead:
+		cfg.variants, cfg.unique, err = siteURLs(*base, *urls, *unique)
+	default:
+		err = fmt.Errorf("-method must be POST, GET or HEAD (got %q)", *method)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
+	rep, err := run(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
+	rep.URL = *base
+	if cfg.method == http.MethodPost {
+		rep.URL = cfg.variants[0]
+	}
 	if *asJSON {
 		_ = json.NewEncoder(os.Stdout).Encode(rep)
 	} else {
-		fmt.Printf("%s (%s client): %d clients, %.1fs: %d requests, %d errors, %.0f req/s (%.0f ok/s), p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
-			rep.URL, rep.Client, rep.Concurrency, rep.Duration, rep.Requests, rep.Errors, rep.RPS, rep.OKRPS, rep.P50, rep.P99, rep.Max)
+		fmt.Printf("%s %s (%s client): %d clients, %.1fs: %d requests, %d errors, %.0f req/s (%.0f ok/s), p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+			rep.Method, rep.URL, rep.Client, rep.Concurrency, rep.Duration, rep.Requests, rep.Errors, rep.RPS, rep.OKRPS, rep.P50, rep.P99, rep.Max)
+		if rep.Header != "" {
+			fmt.Printf("%s: %v\n", rep.Header, rep.HeaderCounts)
+		}
 	}
 	if rep.Requests == 0 || rep.Errors == rep.Requests {
 		os.Exit(1)
@@ -135,23 +176,77 @@ func requestBody(n int) ([]byte, error) {
 	return json.Marshal(map[string]any{"tags": tags, "target": "production"})
 }
 
+// siteURLs returns the URLs a run requests from a site: base itself or n variants of it, or
+// (unique) the i-th request's URL, one of this run's own that no other request uses.
+func siteURLs(base string, n int, unique bool) ([]string, func(int64) string, error) {
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, nil, fmt.Errorf("-url %q is not an absolute URL", base)
+	}
+	with := func(param string) string {
+		v := *u
+		if v.RawQuery != "" {
+			v.RawQuery += "&"
+		}
+		v.RawQuery += param
+		return v.String()
+	}
+	switch {
+	case unique:
+		run := strconv.FormatInt(time.Now().UnixNano(), 36)
+		return nil, func(i int64) string { return with("u=" + run + "-" + strconv.FormatInt(i, 10)) }, nil
+	case n == 1:
+		return []string{base}, nil, nil
+	}
+	variants := make([]string, n)
+	for i := range variants {
+		variants[i] = with("n=" + strconv.Itoa(i))
+	}
+	return variants, nil, nil
+}
+
 type config struct {
-	url                       string
+	method string
+	// The URLs: the i-th request asks for variants[i mod len(variants)], or, with unique set,
+	// for unique(i).
+	variants                  []string
+	unique                    func(i int64) string
 	body                      []byte
 	auth                      string
 	concurrency               int
 	warmup, duration, timeout time.Duration
+	total                     int // stop after this many requests; 0: after duration
 	netHTTP                   bool
+	countHeader               string // canonical; "" counts nothing
 }
 
 // worker is one client's tally.
 type worker struct {
 	latencies []time.Duration
 	errors    int
+	counts    map[string]int
+}
+
+// urlOf is the i-th request's URL.
+func (cfg config) urlOf(i int64) string {
+	if cfg.unique != nil {
+		return cfg.unique(i)
+	}
+	return cfg.variants[variantIndex(i, len(cfg.variants))]
+}
+
+// variantIndex is i mod n, also for the first request's i = -1.
+func variantIndex(i int64, n int) int { return int((i%int64(n) + int64(n)) % int64(n)) }
+
+// answer is what a sender read of one answer.
+type answer struct {
+	status  int
+	msg     string // the start of a non-2xx answer's body, for the error message
+	counted string // the value of the counted header
 }
 
 // run sends requests from cfg.concurrency clients for warmup+duration and measures the last
-// duration.
+// duration, or, with cfg.total, sends that many and measures them all.
 func run(cfg config) (report, error) {
 	newSender, clientName, closeAll, err := senders(cfg)
 	if err != nil {
@@ -159,15 +254,17 @@ func run(cfg config) (report, error) {
 	}
 	defer closeAll()
 
-	// One request first, so that a wrong URL or token is reported at once.
+	// One request first, so that a wrong URL or token is reported at once. With unique URLs
+	// it takes one of its own.
+	var seq atomic.Int64
 	first := newSender()
-	status, msg, err := first.send()
+	a, err := first.send(-1)
 	first.close()
 	if err != nil {
 		return report{}, fmt.Errorf("first request: %w", err)
 	}
-	if status/100 != 2 {
-		return report{}, fmt.Errorf("first request: status %d: %s", status, msg)
+	if a.status/100 != 2 {
+		return report{}, fmt.Errorf("first request: status %d: %s", a.status, a.msg)
 	}
 
 	var (
@@ -177,9 +274,12 @@ func run(cfg config) (report, error) {
 		wg        sync.WaitGroup
 		printed   atomic.Int32
 	)
+	// With a total, every request counts: there is no warm-up.
+	measuring.Store(cfg.total > 0)
 	for i := range workers {
 		w := &workers[i]
 		w.latencies = make([]time.Duration, 0, 1<<16)
+		w.counts = make(map[string]int)
 		wg.Go(func() {
 			s := newSender()
 			defer s.close()
@@ -189,53 +289,74 @@ func run(cfg config) (report, error) {
 					return
 				default:
 				}
+				i := seq.Add(1) - 1
+				if cfg.total > 0 && i >= int64(cfg.total) {
+					return
+				}
 				start := time.Now()
-				status, msg, err := s.send()
+				a, err := s.send(i)
 				elapsed := time.Since(start)
 				if !measuring.Load() {
 					continue
 				}
-				if err != nil || status/100 != 2 {
+				if err != nil || a.status/100 != 2 {
 					w.errors++
 					if printed.Add(1) <= 5 {
 						if err != nil {
 							fmt.Fprintln(os.Stderr, "loadgen: error:", err)
 						} else {
-							fmt.Fprintf(os.Stderr, "loadgen: status %d: %s\n", status, msg)
+							fmt.Fprintf(os.Stderr, "loadgen: status %d: %s\n", a.status, a.msg)
 						}
 					}
+				}
+				if cfg.countHeader != "" && err == nil {
+					w.counts[a.counted]++
 				}
 				w.latencies = append(w.latencies, elapsed)
 			}
 		})
 	}
-	time.Sleep(cfg.warmup)
-	measuring.Store(true)
 	start := time.Now()
-	time.Sleep(cfg.duration)
-	measuring.Store(false)
+	if cfg.total > 0 {
+		wg.Wait()
+	} else {
+		time.Sleep(cfg.warmup)
+		measuring.Store(true)
+		start = time.Now()
+		time.Sleep(cfg.duration)
+		measuring.Store(false)
+	}
 	elapsed := time.Since(start)
 	close(stop)
 	wg.Wait()
 
 	var all []time.Duration
 	errs := 0
+	var counts map[string]int
+	if cfg.countHeader != "" {
+		counts = make(map[string]int)
+	}
 	for _, w := range workers {
 		all = append(all, w.latencies...)
 		errs += w.errors
+		for v, n := range w.counts {
+			counts[v] += n
+		}
 	}
 	slices.Sort(all)
 	rep := report{
-		URL:         cfg.url,
-		Client:      clientName,
-		Concurrency: cfg.concurrency,
-		Duration:    elapsed.Seconds(),
-		Requests:    len(all),
-		Errors:      errs,
-		RPS:         float64(len(all)) / elapsed.Seconds(),
-		OKRPS:       float64(len(all)-errs) / elapsed.Seconds(),
-		P50:         ms(percentile(all, 0.50)),
-		P99:         ms(percentile(all, 0.99)),
+		Method:       cfg.method,
+		Client:       clientName,
+		Concurrency:  cfg.concurrency,
+		Duration:     elapsed.Seconds(),
+		Requests:     len(all),
+		Errors:       errs,
+		RPS:          float64(len(all)) / elapsed.Seconds(),
+		OKRPS:        float64(len(all)-errs) / elapsed.Seconds(),
+		P50:          ms(percentile(all, 0.50)),
+		P99:          ms(percentile(all, 0.99)),
+		Header:       cfg.countHeader,
+		HeaderCounts: counts,
 	}
 	if len(all) > 0 {
 		rep.Max = ms(all[len(all)-1])
@@ -243,10 +364,10 @@ func run(cfg config) (report, error) {
 	return rep, nil
 }
 
-// sender is one client: it sends the request and reads the answer, one at a time. For a
-// non-2xx answer send returns the start of the body, for the error message.
+// sender is one client: it sends the i-th request (-1: the first, before the run) and reads
+// the answer, one at a time.
 type sender interface {
-	send() (status int, msg string, err error)
+	send(i int64) (answer, error)
 	close()
 }
 
@@ -261,7 +382,7 @@ func senders(cfg config) (func() sender, string, func(), error) {
 		client := &http.Client{Transport: transport, Timeout: cfg.timeout}
 		return func() sender { return &netHTTPSender{client: client, cfg: cfg} }, "net/http", transport.CloseIdleConnections, nil
 	}
-	u, err := url.Parse(cfg.url)
+	u, err := url.Parse(cfg.urlOf(0))
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -272,12 +393,30 @@ func senders(cfg config) (func() sender, string, func(), error) {
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
+	// A fixed set of URLs is written once; unique ones per request.
+	prepared := make([][]byte, len(cfg.variants))
+	for i, v := range cfg.variants {
+		prepared[i] = rawRequest(cfg, v)
+	}
+	return func() sender {
+		return &rawSender{addr: addr, cfg: cfg, prepared: prepared, timeout: cfg.timeout, countHeader: []byte(cfg.countHeader)}
+	}, "minimal HTTP/1.1", func() {}, nil
+}
+
+// rawRequest is the HTTP/1.1 request for target, as the minimal client writes it.
+func rawRequest(cfg config, target string) []byte {
+	u, err := url.Parse(target)
+	if err != nil { // siteURLs and requestURL made it from a parsed URL
+		panic(err)
+	}
 	var req bytes.Buffer
-	fmt.Fprintf(&req, "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: loadgen\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
-		u.RequestURI(), u.Host, cfg.auth, len(cfg.body))
+	fmt.Fprintf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: loadgen\r\n", cfg.method, u.RequestURI(), u.Host)
+	if cfg.method == http.MethodPost {
+		fmt.Fprintf(&req, "Authorization: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", cfg.auth, len(cfg.body))
+	}
+	req.WriteString("\r\n")
 	req.Write(cfg.body)
-	raw := req.Bytes()
-	return func() sender { return &rawSender{addr: addr, req: raw, timeout: cfg.timeout} }, "minimal HTTP/1.1", func() {}, nil
+	return req.Bytes()
 }
 
 // netHTTPSender sends with net/http.
@@ -286,26 +425,37 @@ type netHTTPSender struct {
 	cfg    config
 }
 
-func (s *netHTTPSender) send() (int, string, error) {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, s.cfg.url, bytes.NewReader(s.cfg.body))
-	if err != nil {
-		return 0, "", err
+func (s *netHTTPSender) send(i int64) (answer, error) {
+	var body io.Reader
+	if s.cfg.body != nil {
+		body = bytes.NewReader(s.cfg.body)
 	}
-	req.Header.Set("Authorization", s.cfg.auth)
-	req.Header.Set("Content-Type", "application/json")
+	req, err := http.NewRequestWithContext(context.Background(), s.cfg.method, s.cfg.urlOf(i), body)
+	if err != nil {
+		return answer{}, err
+	}
+	if s.cfg.method == http.MethodPost {
+		req.Header.Set("Authorization", s.cfg.auth)
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return 0, "", err
+		return answer{}, err
 	}
 	defer func() { _ = resp.Body.Close() }()
+	a := answer{status: resp.StatusCode}
+	if s.cfg.countHeader != "" {
+		a.counted = resp.Header.Get(s.cfg.countHeader)
+	}
 	if resp.StatusCode/100 != 2 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxMessage))
-		return resp.StatusCode, strings.TrimSpace(string(data)), nil
+		a.msg = strings.TrimSpace(string(data))
+		return a, nil
 	}
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return 0, "", errors.New("reading the answer: " + err.Error())
+		return answer{}, errors.New("reading the answer: " + err.Error())
 	}
-	return resp.StatusCode, "", nil
+	return a, nil
 }
 
 func (s *netHTTPSender) close() {}
@@ -316,11 +466,13 @@ const maxMessage = 300
 // rawSender is the minimal HTTP/1.1 client: one connection, redialled when the server
 // closes it or an error leaves it in an unknown state.
 type rawSender struct {
-	addr    string
-	req     []byte
-	timeout time.Duration
-	conn    net.Conn
-	br      *bufio.Reader
+	addr        string
+	cfg         config
+	prepared    [][]byte // the request for each of cfg.variants
+	timeout     time.Duration
+	countHeader []byte
+	conn        net.Conn
+	br          *bufio.Reader
 }
 
 func (s *rawSender) close() {
@@ -330,11 +482,11 @@ func (s *rawSender) close() {
 	}
 }
 
-func (s *rawSender) send() (int, string, error) {
+func (s *rawSender) send(i int64) (answer, error) {
 	if s.conn == nil {
 		conn, err := (&net.Dialer{Timeout: s.timeout}).DialContext(context.Background(), "tcp", s.addr)
 		if err != nil {
-			return 0, "", err
+			return answer{}, err
 		}
 		s.conn = conn
 		if s.br == nil {
@@ -343,37 +495,43 @@ func (s *rawSender) send() (int, string, error) {
 			s.br.Reset(conn)
 		}
 	}
+	var req []byte
+	if s.cfg.unique != nil {
+		req = rawRequest(s.cfg, s.cfg.unique(i))
+	} else {
+		req = s.prepared[variantIndex(i, len(s.prepared))]
+	}
 	_ = s.conn.SetDeadline(time.Now().Add(s.timeout))
-	status, msg, keepAlive, err := s.roundTrip()
+	a, keepAlive, err := s.roundTrip(req)
 	if err != nil || !keepAlive {
 		s.close()
 	}
-	return status, msg, err
+	return a, err
 }
 
 // roundTrip writes the request and reads one answer.
-func (s *rawSender) roundTrip() (status int, msg string, keepAlive bool, err error) {
-	if _, err := s.conn.Write(s.req); err != nil {
-		return 0, "", false, err
+func (s *rawSender) roundTrip(req []byte) (a answer, keepAlive bool, err error) {
+	if _, err := s.conn.Write(req); err != nil {
+		return answer{}, false, err
 	}
 	line, err := s.br.ReadSlice('\n')
 	if err != nil {
-		return 0, "", false, fmt.Errorf("reading the status line: %w", err)
+		return answer{}, false, fmt.Errorf("reading the status line: %w", err)
 	}
 	// "HTTP/1.1 200 OK\r\n"
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-		return 0, "", false, fmt.Errorf("malformed status line %q", line)
+		return answer{}, false, fmt.Errorf("malformed status line %q", line)
 	}
-	status, err = strconv.Atoi(string(line[9:12]))
+	a.status, err = strconv.Atoi(string(line[9:12]))
 	if err != nil {
-		return 0, "", false, fmt.Errorf("malformed status line %q", line)
+		return answer{}, false, fmt.Errorf("malformed status line %q", line)
 	}
 	keepAlive = line[7] == '1' // HTTP/1.1 keeps the connection unless told otherwise
 	length, chunked := int64(-1), false
 	for {
 		line, err := s.br.ReadSlice('\n')
 		if err != nil {
-			return 0, "", false, fmt.Errorf("reading the headers: %w", err)
+			return answer{}, false, fmt.Errorf("reading the headers: %w", err)
 		}
 		line = bytes.TrimRight(line, "\r\n")
 		if len(line) == 0 {
@@ -381,13 +539,13 @@ func (s *rawSender) roundTrip() (status int, msg string, keepAlive bool, err err
 		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
-			return 0, "", false, fmt.Errorf("malformed header %q", line)
+			return answer{}, false, fmt.Errorf("malformed header %q", line)
 		}
 		value = bytes.TrimSpace(value)
 		switch {
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			if length, err = strconv.ParseInt(string(value), 10, 64); err != nil || length < 0 {
-				return 0, "", false, fmt.Errorf("malformed Content-Length %q", value)
+				return answer{}, false, fmt.Errorf("malformed Content-Length %q", value)
 			}
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			chunked = bytes.EqualFold(value, []byte("chunked"))
@@ -397,14 +555,16 @@ func (s *rawSender) roundTrip() (status int, msg string, keepAlive bool, err err
 			} else if bytes.EqualFold(value, []byte("keep-alive")) {
 				keepAlive = true
 			}
+		case len(s.countHeader) > 0 && bytes.EqualFold(name, s.countHeader):
+			a.counted = string(value)
 		}
 	}
 	var body bodyTail
-	if status/100 != 2 {
+	if a.status/100 != 2 {
 		body.keep = maxMessage
 	}
 	switch {
-	case status/100 == 1 || status == http.StatusNoContent || status == http.StatusNotModified:
+	case a.status/100 == 1 || a.status == http.StatusNoContent || a.status == http.StatusNotModified || s.cfg.method == http.MethodHead:
 		// No body.
 	case chunked:
 		err = s.readChunked(&body)
@@ -416,9 +576,10 @@ func (s *rawSender) roundTrip() (status int, msg string, keepAlive bool, err err
 		_, err = io.Copy(&body, s.br)
 	}
 	if err != nil {
-		return 0, "", false, fmt.Errorf("reading the body: %w", err)
+		return answer{}, false, fmt.Errorf("reading the body: %w", err)
 	}
-	return status, strings.TrimSpace(string(body.kept)), keepAlive, nil
+	a.msg = strings.TrimSpace(string(body.kept))
+	return a, keepAlive, nil
 }
 
 // readChunked reads a chunked body and its trailer.
