@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -18,7 +19,10 @@ import (
 
 // GET /__admin/, the URL serve prints, is an index of the admin API, not a 404.
 func TestAdminIndexListsEveryPath(t *testing.T) {
-	s := newAdminServer(t)
+	// With an origin, so that the CDN's paths (/__admin/cache) are served too.
+	origin := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(origin.Close)
+	s := newAdminServer(t, edgecachetest.WithOrigin(origin.URL))
 	for _, target := range []string{"/__admin/", "/__admin"} {
 		status, header, body := adminCall(t, s, http.MethodGet, target, "")
 		if status != http.StatusOK || header.Get("Content-Type") != "application/json" {
@@ -51,7 +55,8 @@ func TestAdminIndexListsEveryPath(t *testing.T) {
 			}
 		}
 		for _, want := range []string{"GET /__admin/", "GET /__admin/requests", "DELETE /__admin/requests", "POST /__admin/faults",
-			"GET /__admin/faults", "DELETE /__admin/faults", "POST /__admin/reset", "GET /__admin/spec"} {
+			"GET /__admin/faults", "DELETE /__admin/faults", "POST /__admin/reset", "GET /__admin/spec",
+			"GET /__admin/cache", "DELETE /__admin/cache", "GET /__admin/clock", "POST /__admin/clock"} {
 			if !listed[want] {
 				t.Errorf("GET %s does not list %s:\n%s", target, want, body)
 			}

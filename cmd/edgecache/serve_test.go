@@ -438,7 +438,8 @@ func TestServeCDNFlagsAreChecked(t *testing.T) {
 		{[]string{"--origin", "http://127.0.0.1:1", "--environment", "staging"}, `--environment: must be production or preview (got "staging")`},
 		{[]string{"--origin", "http://127.0.0.1:1", "--cache-max-entries", "0"}, "--cache-max-entries: must be at least 1 (got 0)"},
 		{[]string{"--origin", "http://127.0.0.1:1", "--origin-timeout", "0s"}, "--origin-timeout: must be greater than 0"},
-		{[]string{"--origin", "http://127.0.0.1:1", "--cdn-addr", "256.0.0.1:1"}, "--cdn-addr:"},
+		{[]string{"--origin", "http://127.0.0.1:1", "--cdn-addr", "127.0.0.1:99999"}, "--cdn-addr: listen tcp: address 99999: invalid port"},
+		{[]string{"--origin", "http://127.0.0.1:1", "--cdn-addr", "0.0.0.0:0"}, "--cdn-addr 0.0.0.0:0: other machines could reach"},
 	} {
 		out := harness{}.run(t, append([]string{"serve", "--addr", "127.0.0.1:0"}, tc.args...)...)
 		if out.code == 0 || !strings.Contains(out.stderr, tc.want) {
