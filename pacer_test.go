@@ -128,6 +128,31 @@ func (g *gatedFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.fake.ServeHTTP(w, r)
 }
 
+// randomFaults answers a share of requests itself, drawn from random: a 429 asking for a
+// wait of retryAfterMs (a share of waited), a 429 with nothing to go by, which leaves the
+// wait to the retry policy (bare), and a 503 (unavailable). The rest go on to the fake.
+type randomFaults struct {
+	random                    func() float64
+	retryAfterMs              string
+	waited, bare, unavailable float64
+}
+
+// answer is a gatedFake's signal.
+func (f randomFaults) answer(w http.ResponseWriter, _ *http.Request) bool {
+	switch x := f.random(); {
+	case x < f.waited:
+		w.Header().Set("Retry-After-Ms", f.retryAfterMs)
+		write429(w, nil)
+	case x < f.waited+f.bare:
+		write429(w, nil)
+	case x < f.waited+f.bare+f.unavailable:
+		w.WriteHeader(http.StatusServiceUnavailable)
+	default:
+		return false
+	}
+	return true
+}
+
 // write429 answers 429 with Vercel's envelope, and the limit block when limit is not nil.
 func write429(w http.ResponseWriter, limit *edgecache.RateLimit) {
 	body := map[string]any{"code": "rate_limited", "message": "Too many requests"}
@@ -529,24 +554,13 @@ func TestBulkAccountingUnderRandom429s(t *testing.T) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			var mu sync.Mutex
 			rng := rand.New(rand.NewPCG(seed, 10))
+			random := func() float64 {
+				mu.Lock()
+				defer mu.Unlock()
+				return rng.Float64()
+			}
 			g := &gatedFake{fake: edgecachetest.NewHandler(edgecachetest.WithTokens(testToken)),
-				signal: func(w http.ResponseWriter, _ *http.Request) bool {
-					mu.Lock()
-					x := rng.Float64()
-					mu.Unlock()
-					switch {
-					case x < 0.25:
-						w.Header().Set("Retry-After-Ms", "3")
-						write429(w, nil)
-					case x < 0.28:
-						write429(w, nil) // nothing to go by: the retry policy's
-					case x < 0.33:
-						w.WriteHeader(http.StatusServiceUnavailable)
-					default:
-						return false
-					}
-					return true
-				}}
+				signal: randomFaults{random: random, retryAfterMs: "3", waited: 0.25, bare: 0.03, unavailable: 0.05}.answer}
 			clock := &fakeClock{}
 			c := clientOf(t, newHTTPServer(t, g), clock.Option())
 			tags := pacedTags(64 * 16 * 4)

@@ -442,22 +442,11 @@ func TestPurgerAccountingUnderFaults(t *testing.T) {
 			defer giveUp()
 			var calls atomic.Int64
 			g := &gatedFake{fake: edgecachetest.NewHandler(edgecachetest.WithTokens(testToken)),
-				signal: func(w http.ResponseWriter, _ *http.Request) bool {
+				signal: func(w http.ResponseWriter, r *http.Request) bool {
 					if calls.Add(1) == 12 && seed%2 == 1 {
 						giveUp() // Close gives up partway
 					}
-					switch x := random(); {
-					case x < 0.2:
-						w.Header().Set("Retry-After-Ms", "2")
-						write429(w, nil)
-					case x < 0.23:
-						write429(w, nil) // nothing to go by: the retry policy's
-					case x < 0.3:
-						w.WriteHeader(http.StatusServiceUnavailable)
-					default:
-						return false
-					}
-					return true
+					return randomFaults{random: random, retryAfterMs: "2", waited: 0.2, bare: 0.03, unavailable: 0.07}.answer(w, r)
 				}}
 			clock := &fakeClock{}
 			c := clientOf(t, newHTTPServer(t, g), clock.Option())
