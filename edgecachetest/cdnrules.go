@@ -391,10 +391,11 @@ const (
 	StateDeleted = "deleted" // the next request is fetched in the foreground and answered REVALIDATED
 )
 
-// entryState is the state of e at now and why. The time-based windows come first: an entry
-// whose TTL and stale-while-revalidate have both run out is expired, whatever purges marked
-// it; within them a deletion (its deadline passed) or an invalidation (or a deletion whose
-// deadline has not passed) makes it stale.
+// entryState is the state of e at now and why. A deletion whose deadline has passed (or that
+// had none) comes first, so that the next request says REVALIDATED, as after a delete on
+// Vercel. Then the time-based windows: an entry whose TTL and stale-while-revalidate have both
+// run out is expired (a MISS), whatever else marked it; within them an invalidation, or a
+// deletion whose deadline has not passed, makes it stale.
 func entryState(e *entry, now time.Time) (string, string) {
 	age := now.Sub(e.storedAt)
 	switch {
