@@ -128,6 +128,17 @@ func (g *gatedFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.fake.ServeHTTP(w, r)
 }
 
+// lockedRandom is a seeded source of floats in [0, 1) that handlers may share.
+func lockedRandom(seed, stream uint64) func() float64 {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed, stream))
+	return func() float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return rng.Float64()
+	}
+}
+
 // randomFaults answers a share of requests itself, drawn from random: a 429 asking for a
 // wait of retryAfterMs (a share of waited), a 429 with nothing to go by, which leaves the
 // wait to the retry policy (bare), and a 503 (unavailable). The rest go on to the fake.
@@ -552,13 +563,7 @@ func TestBulkWaitOverTheCap(t *testing.T) {
 func TestBulkAccountingUnderRandom429s(t *testing.T) {
 	for seed := range uint64(4) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			var mu sync.Mutex
-			rng := rand.New(rand.NewPCG(seed, 10))
-			random := func() float64 {
-				mu.Lock()
-				defer mu.Unlock()
-				return rng.Float64()
-			}
+			random := lockedRandom(seed, 10)
 			g := &gatedFake{fake: edgecachetest.NewHandler(edgecachetest.WithTokens(testToken)),
 				signal: randomFaults{random: random, retryAfterMs: "3", waited: 0.25, bare: 0.03, unavailable: 0.05}.answer}
 			clock := &fakeClock{}

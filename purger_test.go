@@ -9,7 +9,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"slices"
@@ -431,13 +430,7 @@ func TestPurgerClosedDuringAPause(t *testing.T) {
 func TestPurgerAccountingUnderFaults(t *testing.T) {
 	for seed := range uint64(6) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			var mu sync.Mutex
-			rng := rand.New(rand.NewPCG(seed, 17))
-			random := func() float64 {
-				mu.Lock()
-				defer mu.Unlock()
-				return rng.Float64()
-			}
+			random := lockedRandom(seed, 17)
 			closeCtx, giveUp := context.WithCancel(t.Context())
 			defer giveUp()
 			var calls atomic.Int64
